@@ -1,0 +1,149 @@
+"""`TextDataset`: token ids, true lengths and targets kept once in memory, served as tf.data batches.
+
+Batches are padded to the longest document they hold, rounded up to a multiple of
+`PAD_MULTIPLE` tokens: little compute goes to padding, and TensorFlow sees a bounded set of
+shapes (maxlen / PAD_MULTIPLE at most), so it does not trace a new graph per batch. Training
+batches are length-bucketed: each epoch shuffles the documents, sorts them by length inside
+windows of `BUCKET_WINDOW` batches, and shuffles the resulting batches.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+
+PAD_MULTIPLE = 32
+BUCKET_WINDOW = 50
+
+
+def padded_length(longest: int, maxlen: int, multiple: int = PAD_MULTIPLE) -> int:
+    """The padded width for a batch whose longest document has `longest` tokens."""
+    return int(min(maxlen, max(multiple, math.ceil(longest / multiple) * multiple)))
+
+
+class TextDataset:
+    """Tokenized texts (one flat int32 buffer plus offsets) and their encoded targets.
+
+    Created by `Transformer.preprocess_train` / `preprocess_test`; consumed by the Learner.
+
+    Attributes:
+        texts: the original texts (kept so that top losses can show them).
+        targets: encoded targets (int ids, multi-hot rows or floats) or None for unlabeled data.
+        lengths: the number of tokens of each document after truncation.
+        maxlen: the truncation length.
+        pad_token_id: the tokenizer's padding id.
+    """
+
+    def __init__(
+        self,
+        token_ids: Sequence[Sequence[int]],
+        targets: np.ndarray | None,
+        *,
+        texts: Sequence[str] | None = None,
+        maxlen: int,
+        pad_token_id: int = 0,
+        batch_size: int | None = None,
+        mode: str = "multiclass",
+    ):
+        self.lengths = np.fromiter((len(t) for t in token_ids), dtype=np.int32, count=len(token_ids))
+        self.offsets = np.zeros(len(self.lengths) + 1, dtype=np.int64)
+        np.cumsum(self.lengths, out=self.offsets[1:])
+        self.ids = np.fromiter(
+            (i for t in token_ids for i in t), dtype=np.int32, count=int(self.offsets[-1])
+        )
+        self.targets = None if targets is None else np.asarray(targets)
+        if self.targets is not None and len(self.targets) != len(self.lengths):
+            raise ValueError(f"{len(self.lengths)} texts but {len(self.targets)} targets")
+        self.texts = list(texts) if texts is not None else None
+        self.maxlen = int(maxlen)
+        self.pad_token_id = int(pad_token_id)
+        self.batch_size = batch_size
+        self.mode = mode
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __repr__(self) -> str:
+        return (
+            f"TextDataset({len(self)} docs, maxlen={self.maxlen}, mean tokens="
+            f"{float(self.lengths.mean()) if len(self) else 0:.1f}, labeled={self.targets is not None})"
+        )
+
+    def token_ids(self, i: int) -> np.ndarray:
+        return self.ids[self.offsets[i] : self.offsets[i + 1]]
+
+    @property
+    def num_tokens(self) -> int:
+        """Non-padding tokens in the whole dataset (for throughput figures)."""
+        return int(self.lengths.sum())
+
+    def pad_batch(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """input_ids and attention_mask for the documents `index`, padded as described above."""
+        width = padded_length(int(self.lengths[index].max()), self.maxlen)
+        ids = np.full((len(index), width), self.pad_token_id, dtype=np.int32)
+        mask = np.zeros((len(index), width), dtype=np.int32)
+        for row, i in enumerate(index):
+            n = self.lengths[i]
+            ids[row, :n] = self.ids[self.offsets[i] : self.offsets[i] + n]
+            mask[row, :n] = 1
+        return ids, mask
+
+    # -- batch orders ----------------------------------------------------------------------------
+    def batch_order(self, batch_size: int, *, shuffle: bool, seed: int | None, epoch: int = 0) -> list[np.ndarray]:
+        """The index batches for one epoch: bucketed and shuffled, or sorted by length."""
+        n = len(self)
+        if not shuffle:
+            # Sorting by length groups similar documents (less padding); callers that need the
+            # input order back restore it from the indices.
+            order = np.argsort(self.lengths, kind="stable")
+            return [order[s : s + batch_size] for s in range(0, n, batch_size)]
+        rng = np.random.default_rng(None if seed is None else [seed, epoch])
+        order = rng.permutation(n)
+        window = batch_size * BUCKET_WINDOW
+        batches = []
+        for s in range(0, n, window):
+            chunk = order[s : s + window]
+            chunk = chunk[np.argsort(self.lengths[chunk], kind="stable")]
+            batches.extend(chunk[b : b + batch_size] for b in range(0, len(chunk), batch_size))
+        rng.shuffle(batches)
+        return batches
+
+    def num_batches(self, batch_size: int) -> int:
+        return math.ceil(len(self) / batch_size)
+
+    def to_tf(self, batch_size: int, *, shuffle: bool = False, seed: int | None = None, with_targets: bool = True):
+        """A `tf.data.Dataset` of ``({"input_ids", "attention_mask"}, targets)`` batches.
+
+        Each iteration (each Keras epoch) draws a fresh bucketed shuffle when `shuffle` is True.
+        """
+        from tfclf._compat import tf
+
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if len(self) == 0:
+            raise ValueError("the dataset is empty")
+        labeled = with_targets and self.targets is not None
+        epoch_counter = iter(range(1 << 62))
+
+        def generate() -> Iterator:
+            epoch = next(epoch_counter)
+            for index in self.batch_order(batch_size, shuffle=shuffle, seed=seed, epoch=epoch):
+                ids, mask = self.pad_batch(index)
+                features = {"input_ids": ids, "attention_mask": mask}
+                yield (features, self.targets[index]) if labeled else (features,)
+
+        spec_x = {
+            "input_ids": tf.TensorSpec((None, None), tf.int32),
+            "attention_mask": tf.TensorSpec((None, None), tf.int32),
+        }
+        if labeled:
+            t = self.targets
+            spec_y = tf.TensorSpec((None, *t.shape[1:]), tf.as_dtype(t.dtype))
+            signature = (spec_x, spec_y)
+        else:
+            signature = (spec_x,)
+        ds = tf.data.Dataset.from_generator(generate, output_signature=signature)
+        ds = ds.apply(tf.data.experimental.assert_cardinality(self.num_batches(batch_size)))
+        return ds.prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,148 @@
+"""LIME explanations (through the `lime` package) and the `Explanation` object that shows them."""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tfclf.labels import REGRESSION
+
+DEFAULT_NUM_SAMPLES = 1000
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass
+class Explanation:
+    """Word weights for one class of one prediction.
+
+    Attributes:
+        text: the explained text (after `truncate_len`).
+        class_name: the class explained.
+        probability: the model's probability for that class.
+        predicted: the predicted label.
+        weights: ``[(word, weight), ...]``, strongest first; positive pushes towards the class.
+        score: LIME's local fit R^2 (how well the linear surrogate matches the model).
+        num_samples: perturbed texts LIME used.
+    """
+
+    text: str
+    class_name: str
+    probability: float
+    predicted: object
+    weights: list = field(default_factory=list)
+    score: float = float("nan")
+    num_samples: int = 0
+
+    def as_list(self) -> list[tuple[str, float]]:
+        """The word weights, strongest first (LIME's ``as_list``)."""
+        return list(self.weights)
+
+    def as_dict(self) -> dict:
+        return {"class_name": self.class_name, "probability": self.probability, "predicted": self.predicted,
+                "weights": [[w, float(v)] for w, v in self.weights], "score": self.score,
+                "num_samples": self.num_samples}
+
+    def __str__(self) -> str:
+        lines = [
+            f"Explanation of class {self.class_name!r} (probability {self.probability:.3f}); "
+            f"predicted: {self.predicted!r}",
+            f"LIME, {self.num_samples} samples, local fit R^2 {self.score:.2f}; + pushes towards the class",
+        ]
+        top = max((abs(v) for _, v in self.weights), default=1.0) or 1.0
+        for word, weight in self.weights:
+            bar = ("+" if weight > 0 else "-") * max(1, int(round(12 * abs(weight) / top)))
+            lines.append(f"  {weight:+.4f}  {word:<20} {bar}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"Explanation(class_name={self.class_name!r}, probability={self.probability:.3f}, top={self.weights[:3]})"
+
+    def to_html(self) -> str:
+        """The text with each weighed word highlighted: green towards the class, red against."""
+        weights = {w: v for w, v in self.weights}
+        top = max((abs(v) for v in weights.values()), default=1.0) or 1.0
+        parts, last = [], 0
+        for m in _WORD.finditer(self.text):
+            parts.append(html.escape(self.text[last:m.start()]))
+            word = m.group(0)
+            if word in weights:
+                v = weights[word]
+                alpha = 0.15 + 0.75 * abs(v) / top
+                color = f"rgba(34,139,34,{alpha:.2f})" if v > 0 else f"rgba(220,50,47,{alpha:.2f})"
+                parts.append(f'<span style="background:{color};border-radius:3px;padding:0 2px" '
+                             f'title="{v:+.4f}">{html.escape(word)}</span>')
+            else:
+                parts.append(html.escape(word))
+            last = m.end()
+        parts.append(html.escape(self.text[last:]))
+        rows = "".join(
+            f"<tr><td style='text-align:right;font-family:monospace'>{v:+.4f}</td>"
+            f"<td>{html.escape(w)}</td></tr>" for w, v in self.weights
+        )
+        return (
+            "<div class='tfclf-explanation' style='font-family:sans-serif;max-width:60em'>"
+            f"<p><b>class {html.escape(str(self.class_name))}</b> (probability {self.probability:.3f}); "
+            f"predicted: <b>{html.escape(str(self.predicted))}</b>. "
+            f"<small>LIME, {self.num_samples} samples, local fit R&sup2; {self.score:.2f}</small></p>"
+            f"<p style='line-height:1.7;white-space:pre-wrap'>{''.join(parts)}</p>"
+            f"<table style='border-collapse:collapse'><tr><th>weight</th><th>word</th></tr>{rows}</table></div>"
+        )
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def save_html(self, path) -> None:
+        """Writes a standalone HTML page."""
+        from pathlib import Path
+
+        Path(path).write_text(f"<!doctype html><meta charset='utf-8'><title>tfclf explanation</title>{self.to_html()}",
+                              encoding="utf-8")
+
+
+def explain_text(predictor, doc: str, *, num_features: int = 10, num_samples: int | None = None,
+                 class_name: str | None = None, truncate_len: int = 512, all_targets: bool = False,
+                 seed: int = 0):
+    """LIME over `predictor.predict_proba`; see `Predictor.explain`."""
+    from lime.lime_text import LimeTextExplainer
+
+    if not isinstance(doc, str):
+        raise TypeError(f"explain takes one text (a str), got {type(doc).__name__}")
+    if not doc.strip():
+        raise ValueError("explain needs a text with at least one word")
+    num_samples = DEFAULT_NUM_SAMPLES if num_samples is None else num_samples
+    for name, value in (("num_samples", num_samples), ("num_features", num_features), ("truncate_len", truncate_len)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if predictor.mode == REGRESSION:
+        raise ValueError("explain supports classifiers; this predictor does regression")
+    classes = predictor.get_classes()
+    if class_name is not None and class_name not in classes:
+        raise ValueError(f"class_name {class_name!r} is not one of {classes}")
+    words = doc.split()
+    text = " ".join(words[:truncate_len]) if len(words) > truncate_len else doc
+    probs = predictor.predict_proba(text)
+    predicted = predictor.preproc.codec_.decode(probs[None, :], threshold=predictor.threshold)[0]
+    if all_targets:
+        targets = list(range(len(classes)))
+    elif class_name is not None:
+        targets = [classes.index(class_name)]
+    else:
+        targets = [int(np.argmax(probs))]
+
+    def classifier_fn(texts):
+        return predictor.predict_proba(list(texts))
+
+    explainer = LimeTextExplainer(class_names=classes, random_state=seed, bow=True)
+    lime_exp = explainer.explain_instance(text, classifier_fn, labels=targets, num_features=num_features,
+                                          num_samples=num_samples)
+    out = [
+        Explanation(text=text, class_name=classes[t], probability=float(probs[t]), predicted=predicted,
+                    weights=[(w, float(v)) for w, v in lime_exp.as_list(label=t)],
+                    score=float(lime_exp.score[t] if isinstance(lime_exp.score, dict) else lime_exp.score),
+                    num_samples=num_samples)
+        for t in targets
+    ]
+    return out if all_targets else out[0]

@@ -1,0 +1,65 @@
+"""The one forward path shared by `Learner.predict` and `Predictor`: length-sorted batches through
+a compiled function, results put back in input order, logits turned into probabilities."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tfclf.data import TextDataset
+from tfclf.labels import MULTILABEL, REGRESSION
+
+
+class LogitsFunction:
+    """A `tf.function` around ``model(...).logits``, traced once for any batch size and length."""
+
+    def __init__(self, model):
+        from tfclf._compat import tf
+
+        self.model = model
+        spec = tf.TensorSpec((None, None), tf.int32)
+
+        @tf.function(input_signature=[spec, spec])
+        def logits(input_ids, attention_mask):
+            out = model({"input_ids": input_ids, "attention_mask": attention_mask}, training=False)
+            return tf.cast(out.logits, tf.float32)
+
+        self._fn = logits
+
+    def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        return self._fn(input_ids, attention_mask).numpy()
+
+
+def predict_logits(fn: LogitsFunction, data: TextDataset, batch_size: int) -> np.ndarray:
+    """Logits for every document of `data`, in `data`'s order."""
+    out = None
+    for index in data.batch_order(batch_size, shuffle=False, seed=None):
+        ids, mask = data.pad_batch(index)
+        logits = fn(ids, mask)
+        if out is None:
+            out = np.empty((len(data), logits.shape[1]), dtype=np.float32)
+        out[index] = logits
+    return out
+
+
+def to_probabilities(logits: np.ndarray, mode: str) -> np.ndarray:
+    """Softmax (single-label), sigmoid (multi-label) or the raw value (regression), in float64."""
+    z = np.asarray(logits, dtype=np.float64)
+    if mode == REGRESSION:
+        return z
+    if mode == MULTILABEL:
+        return 1.0 / (1.0 + np.exp(-z))
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def per_example_loss(probs: np.ndarray, targets: np.ndarray, mode: str) -> np.ndarray:
+    """The loss the model was trained with, per example (used to rank top losses)."""
+    eps = 1e-12
+    if mode == REGRESSION:
+        return (probs.reshape(len(probs), -1)[:, 0] - targets.astype(np.float64)) ** 2
+    if mode == MULTILABEL:
+        t = targets.astype(np.float64)
+        p = np.clip(probs, eps, 1 - eps)
+        return -(t * np.log(p) + (1 - t) * np.log(1 - p)).mean(axis=1)
+    return -np.log(np.clip(probs[np.arange(len(probs)), targets.astype(int)], eps, 1.0))

@@ -1,0 +1,491 @@
+"""`Learner`: a compiled model plus its data, with the LR finder, 1cycle and inspection tools."""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tfclf import lr_finder, schedules
+from tfclf._compat import keras
+from tfclf.callbacks import EpochCheckpoint, Recorder
+from tfclf.data import TextDataset
+from tfclf.inference import LogitsFunction, per_example_loss, predict_logits, to_probabilities
+from tfclf.labels import MULTICLASS, MULTILABEL, REGRESSION
+
+DEFAULT_SWEEP_STEPS = 100
+
+
+def _check_positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _check_lr(lr: Any, name: str = "lr") -> float:
+    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating, np.integer)):
+        raise TypeError(f"{name} must be a number, got {lr!r}")
+    if not math.isfinite(lr) or lr <= 0:
+        raise ValueError(f"{name} must be a positive finite number, got {lr!r}")
+    return float(lr)
+
+
+class Learner:
+    """Trains and inspects a compiled classifier on `TextDataset`s (ktrain's Learner).
+
+    Args:
+        model: a compiled tf.keras model, e.g. from `Transformer.get_classifier()`.
+        train_data: the training `TextDataset` from `Transformer.preprocess_train`.
+        val_data: an optional validation `TextDataset` from `Transformer.preprocess_test`.
+        batch_size: training batch size.
+        eval_batch_size: batch size for validation and prediction (default: 2 x batch_size,
+            since no gradients are kept).
+        seed: makes the batch order repeatable.
+
+    Attributes:
+        history: the Keras `History` of the last fit.
+        recorder: per-step learning rate, momentum and batch loss across all fits.
+
+    Example:
+        >>> learner = get_learner(model, trn, val, batch_size=8)  # doctest: +SKIP
+        >>> learner.lr_find(); learner.lr_plot(suggest=True)      # doctest: +SKIP
+        >>> learner.fit_onecycle(5e-5, 1)                         # doctest: +SKIP
+        >>> learner.validate(class_names=t.get_classes())         # doctest: +SKIP
+    """
+
+    def __init__(self, model, train_data: TextDataset | None, val_data: TextDataset | None = None,
+                 batch_size: int = 32, eval_batch_size: int | None = None, seed: int | None = None):
+        if not isinstance(model, keras.Model):
+            raise TypeError(f"model must be a tf.keras Model (from get_classifier()), got {type(model).__name__}")
+        if getattr(model, "optimizer", None) is None:
+            raise ValueError("model is not compiled: build it with Transformer.get_classifier()")
+        for name, data in (("train_data", train_data), ("val_data", val_data)):
+            if data is not None and not isinstance(data, TextDataset):
+                raise TypeError(
+                    f"{name} must be a TextDataset from preprocess_train/preprocess_test, got {type(data).__name__}"
+                )
+            if data is not None and data.targets is None:
+                raise ValueError(f"{name} has no labels: preprocess it with y=...")
+        self.model = model
+        self.train_data = train_data
+        self.val_data = val_data
+        self.batch_size = _check_positive_int(batch_size, "batch_size")
+        self.eval_batch_size = _check_positive_int(eval_batch_size or 2 * self.batch_size, "eval_batch_size")
+        self.seed = seed
+        self.history = None
+        self.recorder = Recorder()
+        self.lr_finder_: dict | None = None
+        self._logits_fn: LogitsFunction | None = None
+
+    # -- helpers ---------------------------------------------------------------------------------
+    @property
+    def mode(self) -> str:
+        data = self.train_data or self.val_data
+        return data.mode if data is not None else MULTICLASS
+
+    def _require_train(self) -> TextDataset:
+        if self.train_data is None:
+            raise ValueError("this Learner has no train_data: pass it to get_learner")
+        return self.train_data
+
+    def _val(self, val_data: TextDataset | None) -> TextDataset:
+        data = val_data if val_data is not None else self.val_data
+        if data is None:
+            raise ValueError("no validation data: pass val_data here or to get_learner")
+        if not isinstance(data, TextDataset) or data.targets is None:
+            raise TypeError("val_data must be a labeled TextDataset from preprocess_test(texts, y)")
+        return data
+
+    def _steps_per_epoch(self) -> int:
+        return self._require_train().num_batches(self.batch_size)
+
+    def _fit(self, epochs: int, schedule_cb, *, checkpoint_folder=None, callbacks=None, verbose: int = 1,
+             extra_callbacks=()):
+        train = self._require_train()
+        cbs = [schedule_cb, self.recorder, keras.callbacks.TerminateOnNaN(), *extra_callbacks]
+        if checkpoint_folder is not None:
+            cbs.append(EpochCheckpoint(checkpoint_folder))
+        cbs.extend(callbacks or [])
+        val = self.val_data.to_tf(self.eval_batch_size) if self.val_data is not None else None
+        self.history = self.model.fit(
+            train.to_tf(self.batch_size, shuffle=True, seed=self.seed),
+            validation_data=val,
+            epochs=epochs,
+            callbacks=cbs,
+            verbose=verbose,
+        )
+        self._logits_fn = None  # weights changed; the compiled graph reads them, but be safe
+        losses = self.history.history.get("loss", [])
+        if losses and not math.isfinite(losses[-1]):
+            print("training stopped: the loss became NaN or infinite (try a lower learning rate)")
+        return self.history
+
+    # -- LR finder -------------------------------------------------------------------------------
+    def lr_find(self, start_lr: float = 1e-7, end_lr: float = 10, max_epochs: int | None = None,
+                stop_factor: float | None = 4, show_plot: bool = False, suggest: bool = False,
+                verbose: int = 1, max_steps: int | None = None):
+        """Sweeps the LR exponentially from `start_lr` to `end_lr`, recording the smoothed loss.
+
+        The sweep stops when the smoothed loss exceeds `stop_factor` times its minimum, and the
+        model's weights and optimizer state are restored exactly afterwards (also on Ctrl-C).
+
+        Args:
+            max_epochs: sweep length in epochs; None sweeps `max_steps` batches
+                (default 100, enough to cross 1e-7..10 in steps of about x1.2).
+            max_steps: sweep length in batches (overrides max_epochs).
+            show_plot: draw the curve when done (`lr_plot`).
+            suggest: print (and, with show_plot, mark) the suggested learning rates.
+
+        Returns:
+            The `LRSuggestions` (valley, steepest, minimum/10).
+        """
+        start_lr, end_lr = _check_lr(start_lr, "start_lr"), _check_lr(end_lr, "end_lr")
+        spe = self._steps_per_epoch()
+        if max_steps is not None:
+            steps = _check_positive_int(max_steps, "max_steps")
+        elif max_epochs is not None:
+            steps = _check_positive_int(max_epochs, "max_epochs") * spe
+        else:
+            steps = DEFAULT_SWEEP_STEPS
+        lrs = lr_finder.exponential_lrs(start_lr, end_lr, max(steps, 2))
+        sweep = lr_finder.make_sweep_callback(lrs, stop_factor=stop_factor)
+        snapshot = _snapshot(self.model)
+        if verbose:
+            print(f"simulating training for LRs from {start_lr:.1E} to {end_lr:.1E} over at most {len(lrs)} steps...")
+        try:
+            self.model.fit(
+                self.train_data.to_tf(self.batch_size, shuffle=True, seed=self.seed),
+                epochs=math.ceil(len(lrs) / spe),
+                callbacks=[sweep],
+                verbose=verbose,
+            )
+        finally:
+            _restore(self.model, snapshot)
+        self.lr_finder_ = {"lrs": np.array(sweep.lrs_seen[: len(sweep.losses)]),
+                           "losses": np.array(sweep.losses), "raw_losses": np.array(sweep.raw_losses)}
+        if verbose:
+            print("done. Visually inspect loss plot and select learning rate associated with falling loss")
+        suggestions = self.lr_suggestions()
+        if show_plot:
+            self.lr_plot(suggest=suggest)
+        elif suggest:
+            print(f"suggested learning rates: {suggestions}")
+        return suggestions
+
+    def _lr_curve(self, n_skip_beginning: int, n_skip_end: int) -> tuple[np.ndarray, np.ndarray]:
+        if self.lr_finder_ is None:
+            raise RuntimeError("run learner.lr_find() first")
+        lrs, losses = self.lr_finder_["lrs"], self.lr_finder_["losses"]
+        end = len(lrs) - n_skip_end if n_skip_end else len(lrs)
+        if end - n_skip_beginning < 3:  # too short to skip anything: use the whole curve
+            return lrs, losses
+        return lrs[n_skip_beginning:end], losses[n_skip_beginning:end]
+
+    def lr_suggestions(self, n_skip_beginning: int = 10, n_skip_end: int = 5) -> lr_finder.LRSuggestions:
+        """The suggested learning rates for the last `lr_find` curve."""
+        return lr_finder.suggest(*self._lr_curve(n_skip_beginning, n_skip_end))
+
+    def lr_plot(self, n_skip_beginning: int = 10, n_skip_end: int = 5, suggest: bool = False,
+                return_fig: bool = False, show: bool = True):
+        """Plots loss vs LR (log scale) from the last `lr_find`, with the suggestions marked.
+
+        Returns:
+            The `LRSuggestions` when `suggest` is True (and `return_fig` False); the figure when
+            `return_fig` is True.
+        """
+        from tfclf import plots
+
+        lrs, losses = self._lr_curve(n_skip_beginning, n_skip_end)
+        suggestions = lr_finder.suggest(lrs, losses) if suggest else None
+        fig = plots.lr_finder_plot(lrs, losses, suggestions, show=show)
+        if suggestions is not None:
+            print(f"suggested learning rates: {suggestions}")
+        if return_fig:
+            return fig
+        return suggestions
+
+    # -- training --------------------------------------------------------------------------------
+    def fit_onecycle(self, lr: float, epochs: int, checkpoint_folder: str | Path | None = None,
+                     cycle_momentum: bool = True, max_momentum: float = 0.95, min_momentum: float = 0.85,
+                     callbacks: list | None = None, verbose: int = 1):
+        """Trains with the 1cycle policy (the exact shape is in `tfclf.schedules`).
+
+        The LR rises from lr/10 to `lr` over the first half of all steps along half a cosine, then
+        anneals to lr/1000 by the last step; Adam's beta_1 moves opposite, from `max_momentum` down
+        to `min_momentum` at the peak and back.
+
+        Args:
+            lr: the peak learning rate (5e-5 is a good start for BERT-sized models).
+            epochs: number of epochs.
+            checkpoint_folder: if given, weights are written there after every epoch.
+            cycle_momentum: cycle beta_1 (else it stays as compiled).
+
+        Returns:
+            The Keras `History`.
+        """
+        lr = _check_lr(lr)
+        epochs = _check_positive_int(epochs, "epochs")
+        total = epochs * self._steps_per_epoch()
+        policy = schedules.OneCycle(lr, total, cycle_momentum=cycle_momentum,
+                                    max_momentum=max_momentum, min_momentum=min_momentum)
+        if verbose:
+            print(f"begin training using onecycle policy with max lr of {lr}...")
+        cb = schedules.make_schedule_callback(policy.lr, policy.momentum if cycle_momentum else None)
+        return self._fit(epochs, cb, checkpoint_folder=checkpoint_folder, callbacks=callbacks, verbose=verbose)
+
+    def fit(self, lr: float, n_cycles: int, cycle_len: int | None = None, cycle_mult: int = 1,
+            lr_decay: float = 1.0, checkpoint_folder: str | Path | None = None,
+            early_stopping: int | None = None, callbacks: list | None = None, verbose: int = 1):
+        """Trains at a constant LR for `n_cycles` epochs, or with SGDR when `cycle_len` is given.
+
+        With `cycle_len`, there are `n_cycles` cosine-annealed cycles of `cycle_len` epochs, each
+        `cycle_mult` times longer than the one before (ktrain's semantics).
+        """
+        lr = _check_lr(lr)
+        n_cycles = _check_positive_int(n_cycles, "n_cycles")
+        spe = self._steps_per_epoch()
+        if cycle_len is None:
+            epochs = n_cycles
+            cb = schedules.make_schedule_callback(lambda step: lr)
+        else:
+            cycle_len = _check_positive_int(cycle_len, "cycle_len")
+            cycle_mult = _check_positive_int(cycle_mult, "cycle_mult")
+            epochs = sum(cycle_len * cycle_mult**i for i in range(n_cycles))
+            cb = schedules.make_schedule_callback(
+                lambda step: schedules.sgdr_lr(step, spe, lr, cycle_len=cycle_len, cycle_mult=cycle_mult,
+                                               lr_decay=lr_decay)
+            )
+        extra = [self._early_stopping(early_stopping)] if early_stopping else []
+        return self._fit(epochs, cb, checkpoint_folder=checkpoint_folder, callbacks=callbacks,
+                         verbose=verbose, extra_callbacks=extra)
+
+    def autofit(self, lr: float, epochs: int | None = None, early_stopping: int | None = None,
+                reduce_on_plateau: int | None = None, reduce_factor: float = 2.0,
+                checkpoint_folder: str | Path | None = None, monitor: str = "val_loss",
+                callbacks: list | None = None, verbose: int = 1):
+        """Trains with a triangular LR cycle per epoch (ktrain's autofit).
+
+        With ``epochs=None`` it trains until `early_stopping` (default 5) epochs pass without
+        improving `monitor`, lowering the peak LR by `reduce_factor` after `reduce_on_plateau`
+        (default 2) epochs without improvement. The best weights are restored at the end when
+        early stopping is on.
+        """
+        lr = _check_lr(lr)
+        if epochs is None:
+            epochs = 1024
+            early_stopping = early_stopping or 5
+            reduce_on_plateau = reduce_on_plateau or 2
+        epochs = _check_positive_int(epochs, "epochs")
+        if self.val_data is None and monitor.startswith("val_"):
+            monitor = monitor[4:]
+        spe = self._steps_per_epoch()
+        peak = {"lr": lr}
+        cb = schedules.make_schedule_callback(lambda step: schedules.triangular_lr(step, spe, peak["lr"]))
+        extra = []
+        if early_stopping:
+            extra.append(self._early_stopping(early_stopping, monitor))
+        if reduce_on_plateau:
+            extra.append(_PeakReducer(peak, monitor, _check_positive_int(reduce_on_plateau, "reduce_on_plateau"),
+                                      float(reduce_factor)))
+        return self._fit(epochs, cb, checkpoint_folder=checkpoint_folder, callbacks=callbacks,
+                         verbose=verbose, extra_callbacks=extra)
+
+    def _early_stopping(self, patience: int, monitor: str = "val_loss"):
+        if self.val_data is None and monitor.startswith("val_"):
+            monitor = monitor[4:]
+        return keras.callbacks.EarlyStopping(monitor=monitor, patience=_check_positive_int(patience, "early_stopping"),
+                                             restore_best_weights=True, verbose=1)
+
+    # -- inspection ------------------------------------------------------------------------------
+    def predict(self, val_data: TextDataset | None = None) -> np.ndarray:
+        """Probabilities (or regression values) for every document of `val_data`, in its order."""
+        data = self._val(val_data)
+        if self._logits_fn is None:
+            self._logits_fn = LogitsFunction(self.model)
+        return to_probabilities(predict_logits(self._logits_fn, data, self.eval_batch_size), data.mode)
+
+    def validate(self, val_data: TextDataset | None = None, print_report: bool = True,
+                 class_names: list[str] | None = None, save_path: str | None = None):
+        """Prints scikit-learn's classification report and returns the confusion matrix.
+
+        Multi-label data gives per-label confusion matrices (``multilabel_confusion_matrix``);
+        regression prints MAE and MSE and returns them.
+        """
+        from sklearn import metrics
+
+        data = self._val(val_data)
+        probs = self.predict(data)
+        if data.mode == REGRESSION:
+            err = probs.reshape(len(probs), -1)[:, 0] - data.targets
+            result = {"mae": float(np.abs(err).mean()), "mse": float((err**2).mean())}
+            if print_report:
+                print(f"MAE: {result['mae']:.4f}  MSE: {result['mse']:.4f}")
+            return result
+        k = probs.shape[1]
+        names = list(class_names) if class_names else self._class_names(k)
+        if len(names) != k:
+            raise ValueError(f"class_names has {len(names)} names; the model has {k} outputs")
+        if data.mode == MULTILABEL:
+            y_pred = (probs >= 0.5).astype(int)
+            y_true = data.targets.astype(int)
+            cm = metrics.multilabel_confusion_matrix(y_true, y_pred)
+        else:
+            y_pred = probs.argmax(axis=1)
+            y_true = data.targets.astype(int)
+            cm = metrics.confusion_matrix(y_true, y_pred, labels=list(range(k)))
+        report = metrics.classification_report(
+            y_true, y_pred, labels=list(range(k)), target_names=names, digits=4, zero_division=0
+        )
+        if print_report:
+            print(report)
+            if data.mode != MULTILABEL:
+                print(cm)
+        if save_path:
+            Path(save_path).write_text(report)
+        return cm
+
+    def _class_names(self, k: int) -> list[str]:
+        id2label = getattr(getattr(self.model, "config", None), "id2label", None) or {}
+        names = [id2label.get(i) for i in range(k)]
+        return names if all(isinstance(n, str) for n in names) else [str(i) for i in range(k)]
+
+    def top_losses(self, n: int | tuple[int, int] = 4, val_data: TextDataset | None = None, preproc=None) -> list[tuple]:
+        """The validation examples with the highest loss, worst first.
+
+        Args:
+            n: how many (an int), or a ``(start, end)`` range of ranks.
+            preproc: the `Transformer`; when given, truth and prediction are class names (else ids).
+
+        Returns:
+            A list of ``(index, loss, truth, predicted)``.
+        """
+        data = self._val(val_data)
+        probs = self.predict(data)
+        losses = per_example_loss(probs, data.targets, data.mode)
+        order = np.argsort(-losses, kind="stable")
+        start, end = (0, n) if isinstance(n, (int, np.integer)) else tuple(n)
+        if isinstance(start, bool) or start < 0 or end < start:
+            raise ValueError(f"n must be a positive int or a (start, end) range, got {n!r}")
+        names = preproc.get_classes() if preproc is not None else None
+        out = []
+        for i in order[start:end]:
+            truth, pred = self._labels_of(data.targets[i], probs[i], data.mode, names)
+            out.append((int(i), float(losses[i]), truth, pred))
+        return out
+
+    @staticmethod
+    def _labels_of(target, prob, mode, names):
+        if mode == REGRESSION:
+            return float(target), float(np.ravel(prob)[0])
+        if mode == MULTILABEL:
+            t = [int(j) for j in np.flatnonzero(target)]
+            p = [int(j) for j in np.flatnonzero(prob >= 0.5)]
+            return ([names[j] for j in t], [names[j] for j in p]) if names else (t, p)
+        t, p = int(target), int(np.argmax(prob))
+        return (names[t], names[p]) if names else (t, p)
+
+    def view_top_losses(self, n: int | tuple[int, int] = 4, preproc=None, val_data: TextDataset | None = None,
+                        max_chars: int = 300) -> None:
+        """Prints the worst validation examples WITH the start of each document's text."""
+        data = self._val(val_data)
+        for idx, loss, truth, pred in self.top_losses(n, data, preproc):
+            print("-" * 78)
+            print(f"id:{idx} | loss:{loss:.4f} | true:{truth} | pred:{pred}")
+            if data.texts is not None:
+                snippet = " ".join(data.texts[idx].split())
+                if len(snippet) > max_chars:
+                    snippet = snippet[:max_chars].rstrip() + " ..."
+                print(textwrap.fill(snippet, width=78) if snippet else "(empty text)")
+        print("-" * 78)
+
+    def plot(self, plot_type: str = "loss", show: bool = True):
+        """Draws 'loss' (per step, with validation loss per epoch), 'lr' or 'momentum' per step."""
+        from tfclf import plots
+
+        if plot_type not in ("loss", "lr", "momentum"):
+            raise ValueError(f"plot_type must be 'loss', 'lr' or 'momentum', got {plot_type!r}")
+        if not self.recorder.lrs:
+            raise RuntimeError("nothing to plot yet: train first (fit_onecycle, fit or autofit)")
+        val_losses = self.history.history.get("val_loss") if self.history is not None else None
+        return plots.training_plot(self.recorder, plot_type, val_losses=val_losses,
+                                   steps_per_epoch=self._steps_per_epoch() if self.train_data else None, show=show)
+
+    # -- weights ---------------------------------------------------------------------------------
+    def save_model(self, fpath: str | Path) -> None:
+        """Saves the model (config.json + tf_model.h5) into the folder `fpath`."""
+        self.model.save_pretrained(str(fpath))
+
+    def load_model(self, fpath: str | Path, preproc=None) -> None:
+        """Loads weights saved by `save_model` (a folder) or `save_weights` (a file) into the model."""
+        path = Path(fpath)
+        if path.is_dir():
+            path = path / "tf_model.h5"
+        if not path.is_file():
+            raise FileNotFoundError(f"no saved model at {fpath} (expected a folder from save_model or a .h5 file)")
+        self.model.load_weights(str(path))
+        self._logits_fn = None
+
+
+class _PeakReducer(keras.callbacks.Callback):
+    """Divides the triangular policy's peak LR when `monitor` stops improving (autofit)."""
+
+    def __init__(self, peak: dict, monitor: str, patience: int, factor: float):
+        super().__init__()
+        self.peak, self.monitor, self.patience, self.factor = peak, monitor, patience, factor
+        self.best, self.wait = math.inf, 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            return
+        if value < self.best:
+            self.best, self.wait = value, 0
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            self.peak["lr"] /= self.factor
+            self.wait = 0
+            print(f"\nreducing the peak learning rate to {self.peak['lr']:.2E}")
+
+
+def _snapshot(model) -> dict:
+    opt = model.optimizer
+    return {
+        "weights": [w.copy() for w in model.get_weights()],
+        "optimizer": [v.numpy().copy() for v in opt.variables],
+        "lr": float(keras.backend.get_value(opt.learning_rate)),
+        "beta_1": float(keras.backend.get_value(opt.beta_1)) if hasattr(getattr(opt, "beta_1", None), "assign") else None,
+    }
+
+
+def _restore(model, snapshot: dict) -> None:
+    """Puts weights and optimizer state back as `_snapshot` found them.
+
+    An optimizer that had no state yet gets its new slots zeroed and its step count reset,
+    which is exactly the state a fresh Adam starts from.
+    """
+    model.set_weights(snapshot["weights"])
+    opt = model.optimizer
+    saved = snapshot["optimizer"]
+    for i, var in enumerate(opt.variables):
+        var.assign(saved[i] if i < len(saved) else np.zeros(var.shape, var.dtype.as_numpy_dtype))
+    opt.learning_rate.assign(snapshot["lr"])
+    if snapshot["beta_1"] is not None:
+        opt.beta_1.assign(snapshot["beta_1"])
+
+
+def get_learner(model, train_data: TextDataset | None = None, val_data: TextDataset | None = None,
+                batch_size: int = 32, eval_batch_size: int | None = None, workers: int = 1,
+                use_multiprocessing: bool = False, seed: int | None = None) -> Learner:
+    """Wraps a compiled model and its datasets in a `Learner` (ktrain's ``get_learner``).
+
+    `workers` and `use_multiprocessing` are accepted for ktrain compatibility and ignored: the
+    tf.data pipeline already prefetches in the background.
+
+    Example:
+        >>> learner = tfclf.get_learner(model, trn, val, batch_size=8)  # doctest: +SKIP
+    """
+    return Learner(model, train_data, val_data, batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed)

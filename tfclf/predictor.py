@@ -1,0 +1,277 @@
+"""`Predictor`: a preprocessor and a model for predicting, explaining and saving; and its on-disk format.
+
+A saved predictor is a folder in Hugging Face layout plus a manifest, and never a pickle::
+
+    manifest.json            format name and version, library versions, class names, label mode,
+                             maxlen, model type, and the sha256 of every other file
+    config.json, tf_model.h5 the model (``save_pretrained``)
+    tokenizer.json, ...      the tokenizer (``save_pretrained``)
+
+`load_predictor` verifies the checksums and rebuilds everything from local files only.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tfclf.data import TextDataset
+from tfclf.inference import LogitsFunction, predict_logits, to_probabilities
+
+from tfclf.preprocess import Transformer, check_texts
+
+FORMAT_NAME = "tfclf-predictor"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+_PICKLE_SUFFIXES = {".pkl", ".pickle", ".pck", ".joblib", ".bin", ".pt", ".pth", ".ckpt", ".preproc"}
+
+
+class PredictorFormatError(ValueError):
+    """A folder is not a loadable tfclf predictor (missing, altered, unknown or unsafe files)."""
+
+
+class Predictor:
+    """Predicts, explains and saves: a fitted `Transformer` plus its trained model.
+
+    Args:
+        model: the trained tf.keras model.
+        preproc: the `Transformer` whose `preprocess_train` defined the labels.
+        batch_size: documents per forward pass.
+
+    Example:
+        >>> predictor = tfclf.get_predictor(learner.model, t)        # doctest: +SKIP
+        >>> predictor.predict("The doctor prescribed antibiotics.")  # doctest: +SKIP
+        'sci.med'
+        >>> predictor.save("saved_predictors/news")                  # doctest: +SKIP
+        >>> tfclf.load_predictor("saved_predictors/news").predict_proba(["..."])  # doctest: +SKIP
+    """
+
+    def __init__(self, model, preproc: Transformer, batch_size: int = 32, threshold: float = 0.5):
+        if not isinstance(preproc, Transformer):
+            raise TypeError(f"preproc must be the Transformer used for preprocessing, got {type(preproc).__name__}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        preproc._codec()  # a Predictor needs the learned labels
+        self.model = model
+        self.preproc = preproc
+        self.batch_size = int(batch_size)
+        self.threshold = float(threshold)
+        self._fn: LogitsFunction | None = None
+
+    def get_classes(self) -> list[str]:
+        """Class names, in the order of `predict_proba`'s columns."""
+        return self.preproc.get_classes()
+
+    @property
+    def classes_(self) -> list[str]:
+        return self.get_classes()
+
+    @property
+    def mode(self) -> str:
+        return self.preproc.mode_
+
+    def _forward(self, texts: list[str]) -> np.ndarray:
+        if self._fn is None:
+            self._fn = LogitsFunction(self.model)
+        data = TextDataset(self.preproc.encode(texts), None, maxlen=self.preproc.maxlen,
+                           pad_token_id=self.preproc.get_tokenizer().pad_token_id or 0)
+        return to_probabilities(predict_logits(self._fn, data, self.batch_size), self.mode)
+
+    def predict_proba(self, texts: str | Sequence[str]) -> np.ndarray:
+        """Class probabilities: one row per text (a 1-D row for a single string).
+
+        Single-label rows sum to 1 (softmax); multi-label columns are independent (sigmoid).
+        An empty string is a valid input: it is classified from the special tokens alone.
+        """
+        single = isinstance(texts, str)
+        probs = self._forward([texts] if single else check_texts(texts))
+        return probs[0] if single else probs
+
+    def predict(self, texts: str | Sequence[str], return_proba: bool = False):
+        """Labels for a string (one label) or a list of strings (a list of labels).
+
+        Multi-label predictions are lists of the classes whose probability is >= the threshold
+        (0.5). With ``return_proba=True`` this is `predict_proba`.
+        """
+        if return_proba:
+            return self.predict_proba(texts)
+        single = isinstance(texts, str)
+        probs = self._forward([texts] if single else check_texts(texts))
+        labels = self.preproc.codec_.decode(probs, threshold=self.threshold)
+        return labels[0] if single else labels
+
+    def explain(self, doc: str, num_features: int = 10, num_samples: int | None = None,
+                class_name: str | None = None, truncate_len: int = 512, all_targets: bool = False,
+                seed: int = 0, n_samples: int | None = None):
+        """Explains one prediction with LIME: which words push the model towards a class.
+
+        Args:
+            doc: the text to explain.
+            num_features: how many words to weigh.
+            num_samples: perturbed texts LIME predicts (default 1000; `n_samples` is ktrain's name).
+            class_name: the class to explain (default: the predicted one).
+            truncate_len: only the first `truncate_len` words are perturbed (speed).
+            all_targets: explain every class (returns one `Explanation` per class).
+            seed: LIME's random seed (explanations are repeatable).
+
+        Returns:
+            An `Explanation` (a list of them with ``all_targets=True``).
+        """
+        from tfclf.explain import explain_text
+
+        return explain_text(self, doc, num_features=num_features, num_samples=num_samples or n_samples,
+                            class_name=class_name, truncate_len=truncate_len, all_targets=all_targets, seed=seed)
+
+    # -- saving ----------------------------------------------------------------------------------
+    def save(self, folder: str | os.PathLike) -> Path:
+        """Writes the predictor to `folder` atomically (a temporary folder beside it, then a rename).
+
+        An existing predictor at `folder` is replaced only once the new one is complete.
+        """
+        from tfclf._compat import versions
+
+        target = Path(folder).expanduser().resolve()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
+        try:
+            tmp.mkdir()
+            self.model.save_pretrained(str(tmp))
+            self.preproc.get_tokenizer().save_pretrained(str(tmp))
+            config = self.model.config
+            manifest = {
+                "format": FORMAT_NAME,
+                "format_version": FORMAT_VERSION,
+                "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                "versions": versions(),
+                "model_name": str(self.preproc.model_name),
+                "model_type": config.model_type,
+                "architecture": type(self.model).__name__,
+                "maxlen": int(self.preproc.maxlen),
+                "labels": self.preproc.codec_.to_json(),
+                "threshold": self.threshold,
+                "batch_size": self.batch_size,
+                "files": {p.name: _sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()},
+            }
+            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+            _swap_into_place(tmp, target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return target
+
+
+def _swap_into_place(tmp: Path, target: Path) -> None:
+    if target.exists():
+        old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
+        target.rename(old)
+        try:
+            tmp.rename(target)
+        except BaseException:
+            old.rename(target)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        tmp.rename(target)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _looks_pickled(path: Path) -> bool:
+    if path.suffix.lower() in _PICKLE_SUFFIXES:
+        return True
+    with open(path, "rb") as f:
+        head = f.read(2)
+    return len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5  # pickle protocol 2-5 header
+
+
+def read_manifest(folder: str | os.PathLike, verify: bool = True) -> dict:
+    """Reads and checks a saved predictor's manifest; with `verify`, checks every file's sha256.
+
+    Raises:
+        FileNotFoundError: the folder or its manifest does not exist.
+        PredictorFormatError: a pickle is present, the format is unknown, or a file is missing
+            or does not match its checksum (the message names the file).
+    """
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no saved predictor at {folder}: the folder does not exist")
+    for p in folder.iterdir():
+        if p.is_file() and _looks_pickled(p):
+            raise PredictorFormatError(
+                f"{folder} contains {p.name}, which is or may be a pickle; tfclf never unpickles "
+                "(it can run arbitrary code). A ktrain predictor must be re-saved with tfclf"
+            )
+    path = folder / MANIFEST
+    if not path.is_file():
+        raise FileNotFoundError(f"{folder} is not a tfclf predictor: {MANIFEST} is missing")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise PredictorFormatError(f"{path} is not valid JSON: {err}") from err
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
+        raise PredictorFormatError(f"{path} is not a {FORMAT_NAME} manifest")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise PredictorFormatError(
+            f"{folder} has predictor format version {manifest.get('format_version')!r}; this tfclf "
+            f"reads version {FORMAT_VERSION}. Upgrade tfclf, or re-save the predictor"
+        )
+    for key in ("files", "labels", "maxlen"):
+        if key not in manifest:
+            raise PredictorFormatError(f"{path} has no {key!r} entry")
+    if verify:
+        for name, digest in manifest["files"].items():
+            if Path(name).name != name:
+                raise PredictorFormatError(f"{path} names a file outside the folder: {name!r}")
+            f = folder / name
+            if not f.is_file():
+                raise PredictorFormatError(f"{folder} is incomplete: {name} is missing")
+            if _sha256(f) != digest:
+                raise PredictorFormatError(f"{folder}/{name} does not match its checksum (truncated or altered)")
+    return manifest
+
+
+def load_predictor(folder: str | os.PathLike, batch_size: int | None = None) -> Predictor:
+    """Reloads a predictor saved by `Predictor.save`, from local files only (no network).
+
+    Args:
+        folder: the saved predictor's folder.
+        batch_size: override the saved batch size.
+
+    Example:
+        >>> p = tfclf.load_predictor("saved_predictors/news")  # doctest: +SKIP
+        >>> p.predict(["A new GPU renders the scene faster."])  # doctest: +SKIP
+    """
+    from tfclf._compat import transformers
+
+    folder = Path(folder).expanduser().resolve()
+    manifest = read_manifest(folder)
+    config = transformers.AutoConfig.from_pretrained(str(folder), local_files_only=True)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(folder), use_fast=True, local_files_only=True)
+    model = transformers.TFAutoModelForSequenceClassification.from_pretrained(
+        str(folder), config=config, local_files_only=True
+    )
+    preproc = Transformer.from_saved(folder, manifest, tokenizer, config)
+    return Predictor(model, preproc, batch_size=batch_size or manifest.get("batch_size", 32),
+                     threshold=manifest.get("threshold", 0.5))
+
+
+def get_predictor(model, preproc: Transformer, batch_size: int = 32) -> Predictor:
+    """A `Predictor` for a trained model and its `Transformer` (ktrain's ``get_predictor``)."""
+    return Predictor(model, preproc, batch_size=batch_size)
+
+

@@ -1,0 +1,301 @@
+"""`Transformer`: a tokenizer, a label codec and a maxlen, ktrain's ``text.Transformer``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tfclf.data import TextDataset
+from tfclf.labels import MULTILABEL, REGRESSION, LabelCodec
+
+_TOKENIZE_CHUNK = 2048
+
+
+def check_texts(texts: Any, name: str = "texts") -> list[str]:
+    """A list of str from a list / tuple / array / Series of str, or a clear error."""
+    if isinstance(texts, (str, bytes)):
+        raise TypeError(f"{name} must be a list of strings, not a single {type(texts).__name__}")
+    if texts is None:
+        raise TypeError(f"{name} must be a list of strings, got None")
+    if hasattr(texts, "tolist"):
+        texts = texts.tolist()
+    try:
+        texts = list(texts)
+    except TypeError as err:
+        raise TypeError(f"{name} must be a list of strings, got {type(texts).__name__}") from err
+    if not texts:
+        raise ValueError(f"{name} is empty: pass at least one text")
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            hint = " (decode bytes first, e.g. b.decode('utf-8'))" if isinstance(t, bytes) else ""
+            raise TypeError(f"{name}[{i}] is {type(t).__name__}, expected str{hint}")
+    return texts
+
+
+class Transformer:
+    """Wraps a Hugging Face model's tokenizer and the label encoding, as ktrain's `text.Transformer`.
+
+    Arguments are stored as given; the tokenizer is loaded on first use, labels are learned by
+    `preprocess_train`.
+
+    Args:
+        model_name: a model-hub name (from the local cache, or downloaded when online) or a
+            local folder in Hugging Face layout with ``tf_model.h5`` or ``model.safetensors``.
+        maxlen: documents are truncated to this many tokens (special tokens included).
+        class_names: class names in output order. Optional for string labels; names integer ids.
+        classes: ktrain's alias of `class_names`.
+        batch_size: default batch size for learners built on these datasets.
+        multilabel: None decides from the labels (multi-hot rows = multi-label).
+        use_with_learner: accepted for ktrain compatibility; datasets always suit the Learner.
+
+    Example:
+        >>> t = Transformer("distilbert-base-uncased", maxlen=128)   # doctest: +SKIP
+        >>> trn = t.preprocess_train(["good", "bad"], ["pos", "neg"])  # doctest: +SKIP
+        >>> model = t.get_classifier()                               # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        model_name: str | os.PathLike,
+        maxlen: int = 128,
+        class_names: Sequence[str] | None = None,
+        classes: Sequence[str] | None = None,
+        batch_size: int | None = None,
+        multilabel: bool | None = None,
+        use_with_learner: bool = True,
+    ):
+        self.model_name = model_name
+        self.maxlen = maxlen
+        self.class_names = class_names
+        self.classes = classes
+        self.batch_size = batch_size
+        self.multilabel = multilabel
+        self.use_with_learner = use_with_learner
+        self._check_args()
+
+    def _check_args(self) -> None:
+        if isinstance(self.maxlen, bool) or not isinstance(self.maxlen, (int, np.integer)):
+            raise TypeError(f"maxlen must be an integer, got {self.maxlen!r}")
+        if self.maxlen < 2:
+            raise ValueError(f"maxlen must be >= 2 (room for the special tokens), got {self.maxlen}")
+        if self.batch_size is not None and (
+            isinstance(self.batch_size, bool) or not isinstance(self.batch_size, (int, np.integer)) or self.batch_size < 1
+        ):
+            raise ValueError(f"batch_size must be a positive integer or None, got {self.batch_size!r}")
+        if self.class_names and self.classes and list(self.class_names) != list(self.classes):
+            raise ValueError("class_names and classes disagree: pass only one of them")
+
+    # -- lazily loaded state ---------------------------------------------------------------------
+    def _source(self):
+        if not hasattr(self, "source_"):
+            from tfclf.models import resolve_model
+
+            self.source_ = resolve_model(self.model_name)
+        return self.source_
+
+    def _config(self):
+        if not hasattr(self, "config_"):
+            from tfclf._compat import transformers
+
+            self.config_ = transformers.AutoConfig.from_pretrained(str(self._source().path), local_files_only=True)
+            self._check_maxlen()
+        return self.config_
+
+    def _check_maxlen(self) -> None:
+        from tfclf.models import max_positions
+
+        limit = max_positions(self.config_)
+        if limit is not None and self.maxlen > limit:
+            raise ValueError(
+                f"maxlen={self.maxlen} is more than {self.model_name!r} supports ({limit} tokens); pass maxlen<={limit}"
+            )
+
+    def get_tokenizer(self):
+        """The fast Hugging Face tokenizer (loaded from the model's folder on first call)."""
+        if not hasattr(self, "tokenizer_"):
+            from tfclf._compat import transformers
+
+            self._config()
+            self.tokenizer_ = transformers.AutoTokenizer.from_pretrained(
+                str(self._source().path), use_fast=True, local_files_only=True
+            )
+        return self.tokenizer_
+
+    def _codec(self) -> LabelCodec:
+        if not hasattr(self, "codec_"):
+            raise RuntimeError("labels are not known yet: call preprocess_train(texts, y) first")
+        return self.codec_
+
+    def get_classes(self) -> list[str]:
+        """Class names in the order of the model's outputs (``predict_proba``'s columns)."""
+        if hasattr(self, "codec_"):
+            return list(self.codec_.classes_)
+        return list(self.class_names or self.classes or [])
+
+    @property
+    def classes_(self) -> list[str]:
+        return list(self._codec().classes_)
+
+    @property
+    def mode_(self) -> str:
+        return self._codec().mode_
+
+    # -- preprocessing ---------------------------------------------------------------------------
+    def encode(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids of each text, truncated to maxlen, tokenized in batches by the fast tokenizer."""
+        tok = self.get_tokenizer()
+        ids: list[list[int]] = []
+        for s in range(0, len(texts), _TOKENIZE_CHUNK):
+            out = tok(
+                list(texts[s : s + _TOKENIZE_CHUNK]),
+                truncation=True,
+                max_length=self.maxlen,
+                padding=False,
+                return_attention_mask=False,
+                return_token_type_ids=False,
+            )
+            ids.extend(out["input_ids"])
+        return ids
+
+    def preprocess_train(self, texts: Sequence[str], y: Any = None, mode: str = "train", verbose: int = 1) -> TextDataset:
+        """Learns the labels from `y` and tokenizes `texts` for training.
+
+        Args:
+            texts: the documents.
+            y: one label per document: strings, integer ids, or one-hot / multi-hot rows.
+            mode: "train" (learn labels) or "test"; kept for ktrain compatibility.
+            verbose: 1 prints a summary line.
+
+        Returns:
+            A `TextDataset` for `get_learner`.
+        """
+        if mode not in ("train", "test"):
+            raise ValueError(f"mode must be 'train' or 'test', got {mode!r}")
+        if mode == "test":
+            return self.preprocess_test(texts, y, verbose=verbose)
+        texts = check_texts(texts)
+        if y is None:
+            raise ValueError("preprocess_train needs labels: preprocess_train(texts, y)")
+        self._check_lengths(texts, y)
+        names = self.class_names or self.classes or None
+        self.codec_ = LabelCodec(class_names=names, multilabel=self.multilabel).fit(y)
+        return self._dataset(texts, y, verbose, "train")
+
+    def preprocess_test(self, texts: Sequence[str], y: Any = None, verbose: int = 1) -> TextDataset:
+        """Tokenizes validation / test texts with the labels learned by `preprocess_train`."""
+        texts = check_texts(texts)
+        self._codec()
+        if y is not None:
+            self._check_lengths(texts, y)
+        return self._dataset(texts, y, verbose, "test")
+
+    def _check_lengths(self, texts: list[str], y: Any) -> None:
+        if isinstance(y, (str, bytes)):
+            raise TypeError("y must be a sequence of labels (one per text), not a single string")
+        try:
+            n = len(y)
+        except TypeError as err:
+            raise TypeError(f"y must be a sequence of labels, got {type(y).__name__}") from err
+        if n != len(texts):
+            raise ValueError(f"texts and y have different lengths: {len(texts)} texts, {n} labels")
+
+    def _dataset(self, texts: list[str], y: Any, verbose: int, split: str) -> TextDataset:
+        targets = None if y is None else self.codec_.encode(y)
+        ids = self.encode(texts)
+        ds = TextDataset(
+            ids,
+            targets,
+            texts=texts,
+            maxlen=self.maxlen,
+            pad_token_id=self.get_tokenizer().pad_token_id or 0,
+            batch_size=self.batch_size,
+            mode=self.codec_.mode_,
+        )
+        if verbose:
+            truncated = int((ds.lengths >= self.maxlen).sum())
+            print(
+                f"preprocessing {split}: {len(ds)} docs, {self.codec_.mode_}, "
+                f"{len(self.codec_.classes_)} classes; tokens per doc: mean {ds.lengths.mean():.0f}, "
+                f"max {ds.lengths.max()}; {truncated} truncated to maxlen={self.maxlen}"
+            )
+        return ds
+
+    # -- model -----------------------------------------------------------------------------------
+    def get_classifier(self, fpath: str | None = None, multilabel: bool | None = None, metrics: Any = None):
+        """Builds and compiles transformers' TF sequence-classification model for these labels.
+
+        Args:
+            fpath: optional weights file (from `Learner.save_model`) to load into the new model.
+            multilabel: must agree with the labels if given (kept for ktrain compatibility).
+            metrics: Keras metrics; by default accuracy (or binary accuracy / MAE).
+
+        Returns:
+            A compiled `tf.keras.Model` (a transformers ``TF...ForSequenceClassification``).
+        """
+        codec = self._codec()
+        if multilabel is not None and bool(multilabel) != (codec.mode_ == MULTILABEL):
+            raise ValueError(f"multilabel={multilabel} disagrees with the labels, which are {codec.mode_}")
+        from tfclf.models import load_sequence_classifier
+
+        config = self._config()
+        config.num_labels = codec.num_outputs
+        config.id2label = {i: c for i, c in enumerate(codec.classes_)}
+        config.label2id = {c: i for i, c in enumerate(codec.classes_)}
+        config.problem_type = {
+            MULTILABEL: "multi_label_classification",
+            REGRESSION: "regression",
+        }.get(codec.mode_, "single_label_classification")
+        model = load_sequence_classifier(self._source().path, config)
+        if fpath is not None:
+            model.load_weights(fpath)
+        compile_classifier(model, codec.mode_, metrics=metrics)
+        return model
+
+    # -- saving ----------------------------------------------------------------------------------
+    def to_json(self) -> dict:
+        """What a saved predictor needs to rebuild this preprocessor (no training data)."""
+        return {
+            "model_name": str(self.model_name),
+            "maxlen": int(self.maxlen),
+            "labels": self._codec().to_json(),
+            "batch_size": self.batch_size,
+        }
+
+    @classmethod
+    def from_saved(cls, folder: Path, data: dict, tokenizer, config) -> "Transformer":
+        """Rebuilds a fitted Transformer from a saved predictor folder, without resolving the name."""
+        from tfclf.models import ModelSource
+
+        t = cls(data["model_name"], maxlen=int(data["maxlen"]), class_names=data["labels"]["classes"],
+                batch_size=data.get("batch_size"))
+        t.source_ = ModelSource(Path(folder), "folder", data["model_name"])
+        t.config_ = config
+        t.tokenizer_ = tokenizer
+        t.codec_ = LabelCodec.from_json(data["labels"])
+        return t
+
+
+def compile_classifier(model, mode: str, metrics: Any = None, learning_rate: float = 5e-5) -> None:
+    """Compiles `model` with Adam, a from-logits loss that matches `mode`, and default metrics.
+
+    Adam's beta_1 is a variable so that the one-cycle policy can move momentum during training
+    without retracing the train step.
+    """
+    from tfclf._compat import keras, tf
+
+    if mode == MULTILABEL:
+        loss = keras.losses.BinaryCrossentropy(from_logits=True)
+        default_metrics = [keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)]
+    elif mode == REGRESSION:
+        loss = keras.losses.MeanSquaredError()
+        default_metrics = [keras.metrics.MeanAbsoluteError(name="mae")]
+    else:
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        default_metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+    beta_1 = tf.Variable(0.9, trainable=False, dtype=tf.float32, name="adam_beta_1")
+    optimizer = keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1, epsilon=1e-8)
+    model.compile(optimizer=optimizer, loss=loss, metrics=default_metrics if metrics is None else metrics)
