@@ -14,6 +14,8 @@ os.environ["TF_USE_LEGACY_KERAS"] = "1"
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Plots are built in tests, never shown: a non-interactive backend never opens a window or blocks.
+os.environ["MPLBACKEND"] = "Agg"
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("TFCLF_SHARED", ROOT.parent / "shared"))
@@ -75,3 +77,74 @@ def newsgroups_archive() -> Path:
 @pytest.fixture(scope="session")
 def minilm_dir() -> Path:
     return _shared_asset("models/all-MiniLM-L6-v2")
+
+
+# --------------------------------------------------------------------------- tiny models (fast tests)
+# Built from configs in seconds; never the pretrained model. See tests/helpers.py.
+
+
+@pytest.fixture(scope="session")
+def tiny_distilbert_dir(tmp_path_factory) -> Path:
+    """A 2-layer DistilBERT encoder (dim 32) saved as tf_model.h5, with a fast tokenizer."""
+    import helpers
+
+    return helpers.save_tiny_distilbert(tmp_path_factory.mktemp("tiny-distilbert"))
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_model():
+    """A 2-layer BERT sequence classifier (hidden 32, 2 labels) in memory, head included."""
+    import helpers
+
+    return helpers.build_tiny_bert_classifier(seed=3)
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_dir(tmp_path_factory, tiny_bert_model) -> Path:
+    """`tiny_bert_model` saved as tf_model.h5, with a fast tokenizer."""
+    import helpers
+
+    return helpers.save_tiny_bert(tmp_path_factory.mktemp("tiny-bert-h5"), tiny_bert_model)
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_safetensors_dir(tmp_path_factory, tiny_bert_dir, tiny_bert_model) -> Path:
+    """The same BERT as PyTorch-format model.safetensors (written without torch), no tf_model.h5."""
+    import helpers
+
+    folder = helpers.copy_config_and_tokenizer(tiny_bert_dir, tmp_path_factory.mktemp("tiny-bert-st"))
+    helpers.save_pytorch_safetensors(folder, helpers.pytorch_state_dict(tiny_bert_model))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def toy_data() -> dict:
+    """Sentiment-word toy data: {"train": (texts, labels), "val": (texts, labels)}."""
+    import helpers
+
+    return {"train": helpers.toy_sentiment(256, seed=1), "val": helpers.toy_sentiment(64, seed=2)}
+
+
+@pytest.fixture(scope="session")
+def trained(tiny_distilbert_dir, toy_data):
+    """A tiny DistilBERT trained on the toy data with fit_onecycle; shared, so tests must not train it.
+
+    Accuracy before training is measured too, so that the accuracy test can show the model
+    really learned (an untrained model is at chance).
+    """
+    import types
+
+    import helpers
+
+    import tfclf
+    from tfclf import text
+
+    tfclf.set_seed(0)
+    t = text.Transformer(str(tiny_distilbert_dir), maxlen=32)
+    trn = t.preprocess_train(*toy_data["train"], verbose=0)
+    val = t.preprocess_test(*toy_data["val"], verbose=0)
+    learner = tfclf.get_learner(t.get_classifier(), trn, val, batch_size=16, seed=0)
+    acc_before = float((learner.predict().argmax(1) == val.targets).mean())
+    learner.fit_onecycle(helpers.ONECYCLE_LR, helpers.ONECYCLE_EPOCHS, verbose=0)
+    return types.SimpleNamespace(t=t, trn=trn, val=val, learner=learner, acc_before=acc_before,
+                                 lr=helpers.ONECYCLE_LR, epochs=helpers.ONECYCLE_EPOCHS)

@@ -51,6 +51,13 @@ def _is_string_labels(arr: np.ndarray) -> bool:
 
 def _numeric_1d(arr: np.ndarray) -> np.ndarray:
     values = arr.tolist()
+    strings = [i for i, v in enumerate(values) if isinstance(v, str)]
+    if strings and len(strings) < len(values):  # name both kinds, not just the first item
+        j = next(i for i, v in enumerate(values) if not isinstance(v, str))
+        raise TypeError(
+            f"y mixes strings and other values (y[{strings[0]}] is {values[strings[0]]!r}, y[{j}] is "
+            f"{values[j]!r}): labels must be all strings, all integer ids, or all floats (regression)"
+        )
     for i, v in enumerate(values):
         if isinstance(v, bool) or not isinstance(v, numbers.Real):
             raise TypeError(

@@ -156,9 +156,12 @@ class Learner:
         if verbose:
             print(f"simulating training for LRs from {start_lr:.1E} to {end_lr:.1E} over at most {len(lrs)} steps...")
         try:
+            # Epochs no longer than the sweep, so the progress bar ends where the sweep does.
+            per_epoch = min(spe, len(lrs))
             self.model.fit(
-                self.train_data.to_tf(self.batch_size, shuffle=True, seed=self.seed),
-                epochs=math.ceil(len(lrs) / spe),
+                self.train_data.to_tf(self.batch_size, shuffle=True, seed=self.seed).repeat(),
+                steps_per_epoch=per_epoch,
+                epochs=math.ceil(len(lrs) / per_epoch),
                 callbacks=[sweep],
                 verbose=verbose,
             )

@@ -47,11 +47,15 @@ def suggest_minimum(lrs, losses) -> float | None:
 def suggest_steepest(lrs, losses) -> float | None:
     """The LR where the loss falls fastest against log(LR), before the lowest loss."""
     lrs, losses = _clean(lrs, losses)
-    end = int(np.argmin(losses)) + 1 if len(losses) else 0
-    if end < 3:
+    if len(losses) < 3:
         return None
-    slope = np.gradient(losses[:end], np.log(lrs[:end]))
-    return float(lrs[int(np.argmin(slope))])
+    # Central differences over the whole curve, so the point at the minimum is not judged by
+    # the one-sided slope of the segment that leads into it.
+    slope = np.gradient(losses, np.log(lrs))
+    end = int(np.argmin(losses))
+    if end < 1:
+        return None
+    return float(lrs[int(np.argmin(slope[:end]))])
 
 
 def suggest_valley(lrs, losses) -> float | None:

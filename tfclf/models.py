@@ -176,16 +176,43 @@ def load_sequence_classifier(folder: Path, config):
     use_tf_loader = (folder / TF_WEIGHTS).is_file() or (
         (folder / SAFETENSORS).is_file() and _safetensors_format(folder / SAFETENSORS) == "tf"
     )
+    # ignore_mismatched_sizes: a checkpoint that already has a classification head for another
+    # number of labels (e.g. a sentiment model reused for 4 topics) gets a fresh head instead of
+    # failing with a reshape error; the encoder weights still load.
     if use_tf_loader:
-        return auto.from_pretrained(str(folder), config=config, local_files_only=True)
+        return auto.from_pretrained(str(folder), config=config, local_files_only=True, ignore_mismatched_sizes=True)
     # transformers' TF loader cannot read PyTorch safetensors without torch; its own converter
     # can, given the state dict as NumPy arrays.
     from transformers.modeling_tf_pytorch_utils import load_pytorch_state_dict_in_tf2_model
 
     model = auto.from_config(config)
     model(model.dummy_inputs, training=False)
-    load_pytorch_state_dict_in_tf2_model(model, _load_torch_state_dict(folder), allow_missing_keys=True)
+    state = _drop_mismatched_head(model, _load_torch_state_dict(folder))
+    load_pytorch_state_dict_in_tf2_model(model, state, allow_missing_keys=True)
     return model
+
+
+def _drop_mismatched_head(model, state: dict) -> dict:
+    """`state` without the arrays whose shape differs from the model's weight of the same name.
+
+    A checkpoint with a classification head for another number of labels keeps its encoder and
+    gets a fresh head (transformers' own ``ignore_mismatched_sizes`` only catches TensorFlow
+    errors, while NumPy arrays fail with a reshape ValueError).
+    """
+    from transformers.modeling_tf_pytorch_utils import convert_tf_weight_name_to_pt_weight_name
+
+    prefix = f"{model.base_model_prefix}."
+    shapes = {}
+    for w in model.weights:
+        name, _ = convert_tf_weight_name_to_pt_weight_name(w.name, tf_weight_shape=w.shape)
+        shapes[name] = sorted(int(d) for d in w.shape)
+    kept = {}
+    for key, array in state.items():
+        expected = shapes.get(key, shapes.get(prefix + key))
+        if expected is not None and sorted(array.shape) != expected:
+            continue
+        kept[key] = array
+    return kept
 
 
 def max_positions(config) -> int | None:

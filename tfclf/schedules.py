@@ -1,7 +1,8 @@
 """Learning-rate and momentum schedules as pure functions, and the Keras callback that applies them.
 
 The 1cycle policy (Smith 2018, as in fastai), over ``total`` optimizer steps numbered 0..total-1,
-with ``n_up = max(1, round(total * 0.5))`` warm-up steps:
+with ``n_up = max(1, round(total * 0.5))`` warm-up steps, capped at ``total - 2`` when
+``total >= 3`` so that the peak and the final step are distinct steps:
 
 * step ``i < n_up``: the LR rises from ``max_lr / div_factor`` (lr/10) to ``max_lr`` along half a
   cosine, ``lr(i) = cos_interp(max_lr/10, max_lr, i / n_up)``, so step ``n_up`` is at the peak;
@@ -11,6 +12,7 @@ with ``n_up = max(1, round(total * 0.5))`` warm-up steps:
   the peak, ``max_momentum`` again at the end;
 
 where ``cos_interp(a, b, t) = b + (a - b) * (1 + cos(pi * t)) / 2`` goes from a (t=0) to b (t=1).
+Runs too short for the whole cycle: 1 step is at lr/10; 2 steps are lr/10 then the peak.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ def _phase(step: int, total: int, pct_up: float) -> tuple[int, float]:
     if not 0 <= step < total:
         raise ValueError(f"step {step} is outside 0..{total - 1}")
     n_up = max(1, round(total * pct_up))
+    if total >= 3:
+        # Without the cap, total=3 gives n_up=2 (round(1.5) == 2): the run would end at the peak LR.
+        n_up = min(n_up, total - 2)
     if step < n_up:
         return 0, step / n_up
     n_down = total - n_up

@@ -1,0 +1,290 @@
+"""Transformer (preprocessing) on tiny DistilBERT / BERT folders, model resolution, and the classifier."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+import helpers
+from tfclf import text
+from tfclf.data import TextDataset
+from tfclf.labels import MULTICLASS, MULTILABEL, REGRESSION
+from tfclf.models import ModelNotFoundError, resolve_model
+
+
+@pytest.fixture(params=["distilbert", "bert"])
+def model_dir(request, tiny_distilbert_dir, tiny_bert_dir):
+    return {"distilbert": tiny_distilbert_dir, "bert": tiny_bert_dir}[request.param]
+
+
+def test_preprocess_train_and_test(model_dir, toy_data, capsys):
+    x, y = toy_data["train"]
+    t = text.Transformer(str(model_dir), maxlen=32)
+    trn = t.preprocess_train(x, y)
+    assert "preprocessing train: 256 docs, multiclass, 2 classes" in capsys.readouterr().out
+    assert isinstance(trn, TextDataset) and len(trn) == 256
+    assert t.get_classes() == ["neg", "pos"] and t.mode_ == MULTICLASS
+    assert trn.targets.tolist() == [["neg", "pos"].index(v) for v in y]
+    assert trn.texts == x and trn.maxlen == 32 and trn.mode == MULTICLASS
+    # Token ids are the tokenizer's, with [CLS] ... [SEP] around each text.
+    tok = t.get_tokenizer()
+    assert tok.is_fast
+    cls, sep = helpers.VOCAB.index("[CLS]"), helpers.VOCAB.index("[SEP]")
+    first = trn.token_ids(0).tolist()
+    assert first[0] == cls and first[-1] == sep
+    assert first == tok(x[0])["input_ids"]
+    assert tok.convert_ids_to_tokens(first[1:-1]) == x[0].split()  # every toy word is in the vocab
+    vx, vy = toy_data["val"]
+    val = t.preprocess_test(vx, vy, verbose=0)
+    assert len(val) == 64 and val.targets.tolist() == [["neg", "pos"].index(v) for v in vy]
+    unlabeled = t.preprocess_test(vx[:3], verbose=0)
+    assert unlabeled.targets is None and len(unlabeled) == 3
+
+
+def test_class_names_fix_the_order(tiny_distilbert_dir):
+    t = text.Transformer(str(tiny_distilbert_dir), maxlen=16, class_names=["pos", "neg"])
+    assert t.get_classes() == ["pos", "neg"]  # known before preprocessing
+    trn = t.preprocess_train(["good", "bad"], ["pos", "neg"], verbose=0)
+    assert t.get_classes() == ["pos", "neg"] and trn.targets.tolist() == [0, 1]
+    # ktrain's alias `classes` and integer ids.
+    t2 = text.Transformer(str(tiny_distilbert_dir), maxlen=16, classes=["a", "b", "c"])
+    assert t2.preprocess_train(["good", "bad"], [2, 0], verbose=0).targets.tolist() == [2, 0]
+    assert t2.get_classes() == ["a", "b", "c"]
+
+
+def test_truncation_to_maxlen(tiny_distilbert_dir, capsys):
+    t = text.Transformer(str(tiny_distilbert_dir), maxlen=8)
+    long_text = " ".join(["good"] * 100)
+    trn = t.preprocess_train([long_text, "bad"], ["pos", "neg"])
+    assert trn.lengths.tolist() == [8, 3]
+    sep = helpers.VOCAB.index("[SEP]")
+    assert trn.token_ids(0)[-1] == sep  # truncated texts still end with [SEP]
+    assert "1 truncated to maxlen=8" in capsys.readouterr().out
+
+
+def test_maxlen_above_the_model_limit(tiny_distilbert_dir):
+    t = text.Transformer(str(tiny_distilbert_dir), maxlen=helpers.MAX_POSITIONS + 1)
+    with pytest.raises(ValueError, match=r"maxlen=65 is more than .* supports \(64 tokens\); pass maxlen<=64"):
+        t.preprocess_train(["good", "bad"], ["pos", "neg"], verbose=0)
+    # Exactly the limit is fine.
+    t = text.Transformer(str(tiny_distilbert_dir), maxlen=helpers.MAX_POSITIONS)
+    assert len(t.preprocess_train(["good", "bad"], ["pos", "neg"], verbose=0)) == 2
+
+
+@pytest.mark.parametrize("maxlen, err", [(1, ValueError), (0, ValueError), (-5, ValueError), (8.0, TypeError),
+                                         (True, TypeError), ("64", TypeError)])
+def test_bad_maxlen(tiny_distilbert_dir, maxlen, err):
+    with pytest.raises(err, match="maxlen"):
+        text.Transformer(str(tiny_distilbert_dir), maxlen=maxlen)
+
+
+def test_bad_batch_size_and_conflicting_names(tiny_distilbert_dir):
+    with pytest.raises(ValueError, match="batch_size"):
+        text.Transformer(str(tiny_distilbert_dir), batch_size=0)
+    with pytest.raises(ValueError, match="disagree"):
+        text.Transformer(str(tiny_distilbert_dir), class_names=["a", "b"], classes=["b", "a"])
+
+
+def test_texts_and_labels_of_different_lengths(tiny_distilbert_dir):
+    t = text.Transformer(str(tiny_distilbert_dir), maxlen=16)
+    with pytest.raises(ValueError, match="3 texts, 2 labels"):
+        t.preprocess_train(["a", "b", "c"], ["x", "y"], verbose=0)
+    t.preprocess_train(["good", "bad"], ["x", "y"], verbose=0)
+    with pytest.raises(ValueError, match="1 texts, 2 labels"):
+        t.preprocess_test(["good"], ["x", "y"], verbose=0)
+
+
+def test_non_string_texts(tiny_distilbert_dir):
+    t = text.Transformer(str(tiny_distilbert_dir), maxlen=16)
+    with pytest.raises(TypeError, match=r"texts\[1\] is int"):
+        t.preprocess_train(["good", 3], ["x", "y"], verbose=0)
+    with pytest.raises(TypeError, match=r"texts\[0\] is bytes.*decode"):
+        t.preprocess_train([b"good", "bad"], ["x", "y"], verbose=0)
+    with pytest.raises(TypeError, match="not a single str"):
+        t.preprocess_train("good bad", ["x", "y"], verbose=0)
+    with pytest.raises(TypeError, match="None"):
+        t.preprocess_train(None, ["x"], verbose=0)
+    with pytest.raises(ValueError, match="empty"):
+        t.preprocess_train([], [], verbose=0)
+    with pytest.raises(ValueError, match="needs labels"):
+        t.preprocess_train(["good"], None, verbose=0)
+
+
+def test_texts_as_numpy_array(tiny_distilbert_dir):
+    t = text.Transformer(str(tiny_distilbert_dir), maxlen=16)
+    trn = t.preprocess_train(np.array(["good", "bad"]), np.array(["x", "y"]), verbose=0)
+    assert trn.texts == ["good", "bad"] and trn.targets.tolist() == [0, 1]
+
+
+def test_preprocess_test_before_train(tiny_distilbert_dir):
+    t = text.Transformer(str(tiny_distilbert_dir), maxlen=16)
+    with pytest.raises(RuntimeError, match=r"call preprocess_train\(texts, y\) first"):
+        t.preprocess_test(["good"], ["pos"], verbose=0)
+    with pytest.raises(RuntimeError, match="preprocess_train"):
+        t.get_classifier()
+    assert t.get_classes() == []
+
+
+def test_mode_test_is_preprocess_test(tiny_distilbert_dir):
+    t = text.Transformer(str(tiny_distilbert_dir), maxlen=16)
+    t.preprocess_train(["good", "bad"], ["pos", "neg"], verbose=0)
+    ds = t.preprocess_train(["bad"], ["neg"], mode="test", verbose=0)
+    assert t.get_classes() == ["neg", "pos"] and ds.targets.tolist() == [0]  # labels not re-learned
+    with pytest.raises(ValueError, match="mode"):
+        t.preprocess_train(["bad"], ["neg"], mode="valid")
+
+
+# --------------------------------------------------------------------------- resolving models
+
+
+def test_folder_without_weights(tiny_distilbert_dir, tmp_path):
+    folder = helpers.copy_config_and_tokenizer(tiny_distilbert_dir, tmp_path / "no-weights")
+    with pytest.raises(ModelNotFoundError, match="has no weights"):
+        resolve_model(folder)
+    t = text.Transformer(str(folder), maxlen=16)
+    with pytest.raises(ModelNotFoundError):
+        t.preprocess_train(["good", "bad"], ["pos", "neg"], verbose=0)
+    # A lone pytorch_model.bin (a pickle) gets its own advice.
+    (folder / "pytorch_model.bin").write_bytes(b"\x80\x04not really")
+    with pytest.raises(ModelNotFoundError, match="pickle that needs torch"):
+        resolve_model(folder)
+
+
+def test_folder_without_config(tmp_path):
+    (tmp_path / "tf_model.h5").write_bytes(b"")
+    with pytest.raises(ModelNotFoundError, match="no config.json"):
+        resolve_model(tmp_path)
+
+
+def test_missing_folder_path():
+    with pytest.raises(ModelNotFoundError, match="does not exist"):
+        resolve_model("./no/such/model/folder")
+
+
+def test_unresolvable_name_offline_says_how_to_provide_it():
+    # conftest sets HF_HUB_OFFLINE=1 (and the socket guard would catch any connection).
+    with pytest.raises(ModelNotFoundError) as info:
+        resolve_model("tfclf-tests/no-such-model")
+    msg = str(info.value)
+    assert "offline mode is on" in msg
+    assert "huggingface-cli download tfclf-tests/no-such-model --local-dir DIR" in msg
+    assert "pass DIR as the model name" in msg
+    # Through the Transformer too (the first use resolves the name).
+    with pytest.raises(ModelNotFoundError, match="--local-dir"):
+        text.Transformer("tfclf-tests/no-such-model").get_tokenizer()
+
+
+def test_resolve_model_rejects_non_names():
+    with pytest.raises(TypeError):
+        resolve_model(None)
+    with pytest.raises(TypeError):
+        resolve_model("   ")
+
+
+# --------------------------------------------------------------------------- classifier
+
+
+def _logits(model, t, texts):
+    ds = t.preprocess_test(texts, verbose=0)
+    ids, mask = ds.pad_batch(np.arange(len(ds)))
+    return model({"input_ids": ids, "attention_mask": mask}, training=False).logits.numpy()
+
+
+@pytest.mark.parametrize(
+    "y, mode, outputs, loss_name",
+    [
+        (["a", "b", "c", "a"], MULTICLASS, 3, "SparseCategoricalCrossentropy"),
+        ([[1, 1], [0, 0], [1, 0], [0, 1]], MULTILABEL, 2, "BinaryCrossentropy"),
+        ([0.5, 1.5, 2.25, 3.0], REGRESSION, 1, "MeanSquaredError"),
+    ],
+)
+def test_get_classifier(tiny_distilbert_dir, y, mode, outputs, loss_name):
+    t = text.Transformer(str(tiny_distilbert_dir), maxlen=16)
+    t.preprocess_train(["good", "bad", "great", "awful"], y, verbose=0)
+    assert t.mode_ == mode
+    model = t.get_classifier()
+    assert model.optimizer is not None  # compiled, ready for get_learner
+    assert type(model.loss).__name__ == loss_name
+    assert model.config.num_labels == outputs
+    assert _logits(model, t, ["good movie", "bad"]).shape == (2, outputs)
+    if mode != REGRESSION:
+        assert model.config.id2label == dict(enumerate(t.get_classes()))
+
+
+def test_get_classifier_multilabel_must_agree(tiny_distilbert_dir):
+    t = text.Transformer(str(tiny_distilbert_dir), maxlen=16)
+    t.preprocess_train(["good", "bad"], ["pos", "neg"], verbose=0)
+    with pytest.raises(ValueError, match="disagrees"):
+        t.get_classifier(multilabel=True)
+
+
+def test_safetensors_loads_the_same_model_as_h5(tiny_bert_dir, tiny_bert_safetensors_dir):
+    # The same weights, as TF h5 and as PyTorch safetensors (converted in memory without torch):
+    # the two classifiers must compute the same logits.
+    assert not (tiny_bert_safetensors_dir / "tf_model.h5").exists()
+    texts = ["good movie", "the plot was awful and boring", "love it"]
+    logits = []
+    for folder in (tiny_bert_dir, tiny_bert_safetensors_dir):
+        t = text.Transformer(str(folder), maxlen=32)
+        t.preprocess_train(["good", "bad"], ["neg", "pos"], verbose=0)  # 2 classes: the saved head fits
+        logits.append(_logits(t.get_classifier(), t, texts))
+    assert np.abs(logits[0]).max() > 1e-3  # not a degenerate all-zero output
+    np.testing.assert_allclose(logits[0], logits[1], rtol=1e-5, atol=1e-6)
+
+
+def test_base_model_safetensors_loads_the_encoder(tmp_path, tiny_bert_dir, tiny_bert_model):
+    # A hub checkpoint such as all-MiniLM-L6-v2 is a bare encoder: keys without the "bert." prefix
+    # and no classifier head. The encoder must load; the head is new.
+    folder = helpers.copy_config_and_tokenizer(tiny_bert_dir, tmp_path / "base")
+    helpers.save_pytorch_safetensors(folder, helpers.pytorch_state_dict(tiny_bert_model, strip_prefix="bert."))
+    t = text.Transformer(str(folder), maxlen=16)
+    t.preprocess_train(["good", "bad", "meh"], ["pos", "neg", "meh"], verbose=0)
+    model = t.get_classifier()
+    for got, want in zip(model.bert.get_weights(), tiny_bert_model.bert.get_weights()):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("weights", ["h5", "safetensors"])
+def test_checkpoint_with_a_head_of_another_size(weights, tiny_bert_dir, tiny_bert_safetensors_dir, tiny_bert_model):
+    # The saved BERT has a 2-label head; 3 classes need a new head, and the encoder still loads
+    # (this failed with "cannot reshape array of size 64 into shape (32,3)").
+    folder = tiny_bert_dir if weights == "h5" else tiny_bert_safetensors_dir
+    t = text.Transformer(str(folder), maxlen=16)
+    t.preprocess_train(["good", "bad", "meh"], ["pos", "neg", "meh"], verbose=0)
+    model = t.get_classifier()
+    assert _logits(model, t, ["good"]).shape == (1, 3)
+    for got, want in zip(model.bert.get_weights(), tiny_bert_model.bert.get_weights()):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_get_classifier_fpath_loads_saved_weights(tiny_distilbert_dir, tmp_path):
+    t = text.Transformer(str(tiny_distilbert_dir), maxlen=16)
+    t.preprocess_train(["good", "bad"], ["pos", "neg"], verbose=0)
+    first = t.get_classifier()
+    first.save_weights(str(tmp_path / "w.h5"))
+    second = t.get_classifier(fpath=str(tmp_path / "w.h5"))
+    # The heads are randomly initialised, so only loading makes the logits agree.
+    np.testing.assert_allclose(_logits(first, t, ["good movie"]), _logits(second, t, ["good movie"]), rtol=1e-6)
+
+
+def test_to_json_and_from_saved_round_trip(tiny_distilbert_dir):
+    t = text.Transformer(str(tiny_distilbert_dir), maxlen=16, batch_size=4)
+    t.preprocess_train(["good", "bad"], ["pos", "neg"], verbose=0)
+    data = t.to_json()
+    assert data == {"model_name": str(tiny_distilbert_dir), "maxlen": 16,
+                    "labels": {"mode": MULTICLASS, "classes": ["neg", "pos"]}, "batch_size": 4}
+    copy = text.Transformer.from_saved(tiny_distilbert_dir, data, t.get_tokenizer(), t._config())
+    assert copy.get_classes() == ["neg", "pos"] and copy.maxlen == 16
+    assert copy.encode(["good movie"]) == t.encode(["good movie"])
+
+
+def test_moved_model_folder_is_reported(tiny_distilbert_dir, tmp_path):
+    # A folder deleted after the Transformer was created: the error comes when it is first needed.
+    folder = tmp_path / "moved"
+    shutil.copytree(tiny_distilbert_dir, folder)
+    t = text.Transformer(str(folder), maxlen=16)
+    shutil.rmtree(folder)
+    with pytest.raises(ModelNotFoundError, match="does not exist"):
+        t.preprocess_train(["good", "bad"], ["pos", "neg"], verbose=0)
