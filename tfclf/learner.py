@@ -105,6 +105,7 @@ class Learner:
     def _fit(self, epochs: int, schedule_cb, *, checkpoint_folder=None, callbacks=None, verbose: int = 1,
              extra_callbacks=()):
         train = self._require_train()
+        first_step = len(self.recorder.lrs)
         cbs = [schedule_cb, self.recorder, keras.callbacks.TerminateOnNaN(), *extra_callbacks]
         if checkpoint_folder is not None:
             cbs.append(EpochCheckpoint(checkpoint_folder))
@@ -118,6 +119,9 @@ class Learner:
             verbose=verbose,
         )
         self._logits_fn = None  # weights changed; the compiled graph reads them, but be safe
+        # Like ktrain, the history also keeps the per-step LR and momentum of this fit.
+        self.history.history["lr"] = list(self.recorder.lrs[first_step:])
+        self.history.history["momentum"] = list(self.recorder.momentums[first_step:])
         losses = self.history.history.get("loss", [])
         if losses and not math.isfinite(losses[-1]):
             print("training stopped: the loss became NaN or infinite (try a lower learning rate)")
@@ -349,6 +353,12 @@ class Learner:
         if save_path:
             Path(save_path).write_text(report)
         return cm
+
+    def evaluate(self, test_data: TextDataset | None = None, print_report: bool = True,
+                 save_path: str | None = None, class_names: list[str] | None = None):
+        """ktrain's alias of `validate`, on `test_data` (default: the validation data)."""
+        return self.validate(val_data=test_data, print_report=print_report, class_names=class_names,
+                             save_path=save_path)
 
     def _class_names(self, k: int) -> list[str]:
         id2label = getattr(getattr(self.model, "config", None), "id2label", None) or {}

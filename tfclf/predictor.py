@@ -245,12 +245,13 @@ def read_manifest(folder: str | os.PathLike, verify: bool = True) -> dict:
     return manifest
 
 
-def load_predictor(folder: str | os.PathLike, batch_size: int | None = None) -> Predictor:
+def load_predictor(folder: str | os.PathLike, batch_size: int | None = None, custom_objects: Any = None) -> Predictor:
     """Reloads a predictor saved by `Predictor.save`, from local files only (no network).
 
     Args:
         folder: the saved predictor's folder.
         batch_size: override the saved batch size.
+        custom_objects: accepted for ktrain compatibility; a tfclf predictor needs none.
 
     Example:
         >>> p = tfclf.load_predictor("saved_predictors/news")  # doctest: +SKIP
