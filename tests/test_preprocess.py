@@ -234,6 +234,30 @@ def test_safetensors_loads_the_same_model_as_h5(tiny_bert_dir, tiny_bert_safeten
     np.testing.assert_allclose(logits[0], logits[1], rtol=1e-5, atol=1e-6)
 
 
+def test_sharded_safetensors_load_like_one_file(tmp_path, tiny_bert_dir, tiny_bert_model):
+    # Big hub checkpoints come as model.safetensors.index.json plus shards.
+    import json
+
+    from safetensors.numpy import save_file
+
+    folder = helpers.copy_config_and_tokenizer(tiny_bert_dir, tmp_path / "sharded")
+    state = helpers.pytorch_state_dict(tiny_bert_model)
+    keys = sorted(state)
+    shards = {"model-00001-of-00002.safetensors": keys[::2], "model-00002-of-00002.safetensors": keys[1::2]}
+    weight_map = {}
+    for name, shard_keys in shards.items():
+        save_file({k: state[k] for k in shard_keys}, str(folder / name), metadata={"format": "pt"})
+        weight_map.update({k: name for k in shard_keys})
+    (folder / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+    texts = ["good movie", "awful"]
+    logits = []
+    for f in (tiny_bert_dir, folder):
+        t = text.Transformer(str(f), maxlen=16)
+        t.preprocess_train(["good", "bad"], ["neg", "pos"], verbose=0)
+        logits.append(_logits(t.get_classifier(), t, texts))
+    np.testing.assert_allclose(logits[0], logits[1], rtol=1e-5, atol=1e-6)
+
+
 def test_base_model_safetensors_loads_the_encoder(tmp_path, tiny_bert_dir, tiny_bert_model):
     # A hub checkpoint such as all-MiniLM-L6-v2 is a bare encoder: keys without the "bert." prefix
     # and no classifier head. The encoder must load; the head is new.

@@ -128,7 +128,9 @@ class Predictor:
         """
         from tfclf.explain import explain_text
 
-        return explain_text(self, doc, num_features=num_features, num_samples=num_samples or n_samples,
+        # `is None`, not `or`: num_samples=0 must be refused, not silently become the default.
+        samples = num_samples if num_samples is not None else n_samples
+        return explain_text(self, doc, num_features=num_features, num_samples=samples,
                             class_name=class_name, truncate_len=truncate_len, all_targets=all_targets, seed=seed)
 
     # -- saving ----------------------------------------------------------------------------------
