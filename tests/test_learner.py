@@ -51,7 +51,8 @@ def test_fit_constant_lr_with_checkpoints(scratch, trained, tmp_path):
     assert len(set(learner.recorder.momentums)) == 1  # fit leaves beta_1 alone
     assert len(learner.recorder.losses) == 2 * spe and np.all(np.isfinite(learner.recorder.losses))
     # One weights file per epoch, and the last one is the model as it ended.
-    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["weights-01.h5", "weights-02.h5"]
+    assert sorted(p.name for p in (tmp_path / "ckpt").glob("weights-*")) == ["weights-01.h5", "weights-02.h5"]
+    assert sorted(p.name for p in (tmp_path / "ckpt").glob("state-*")) == ["state-01.json", "state-02.json"]
     probs = learner.predict()
     other = _learner(trained.t.get_classifier(), trained)
     assert not np.allclose(other.predict(), probs, atol=1e-3)

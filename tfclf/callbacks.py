@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
+
+import numpy as np
 
 from tfclf._compat import keras
 
@@ -46,15 +49,105 @@ class Recorder(keras.callbacks.Callback):
         self.losses.append(self._unaverage(batch, logs))
 
 
-class EpochCheckpoint(keras.callbacks.Callback):
-    """Writes the model's weights to ``folder/weights-EE.h5`` at the end of every epoch."""
+class BestWeightsGuard(keras.callbacks.Callback):
+    """Stops training on a NaN or infinite batch loss and restores the best weights seen.
 
-    def __init__(self, folder: str | Path):
+    "Best" is the lowest `monitor` (val_loss, else loss) at an epoch's end; before the first
+    epoch ends it is the weights training started from. Optimizer slots poisoned by the bad
+    step are zeroed, so training can go on (with a lower learning rate) from a clean state.
+    """
+
+    def __init__(self, monitor: str = "val_loss"):
+        super().__init__()
+        self.monitor = monitor
+        self.tripped = False
+
+    def on_train_begin(self, logs=None):
+        self.best = math.inf
+        self.best_weights = self.model.get_weights()
+        self.tripped = False
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        value = logs.get(self.monitor, logs.get("loss"))
+        if value is not None and math.isfinite(value) and value < self.best:
+            self.best = value
+            self.best_weights = self.model.get_weights()
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is None or math.isfinite(float(loss)):
+            return
+        self.model.stop_training = True
+        self.tripped = True
+        self.model.set_weights(self.best_weights)
+        for var in self.model.optimizer.variables:
+            if not np.all(np.isfinite(var.numpy())):
+                var.assign(np.zeros(var.shape, var.dtype.as_numpy_dtype))
+        print(
+            f"\ntraining stopped: the loss became {loss} at batch {batch + 1}; the best weights seen "
+            "are restored. Try a lower learning rate."
+        )
+
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    """Writes a resumable checkpoint at the end of every epoch.
+
+    ``folder/weights-EE.h5`` holds the model's weights (loadable with ``model.load_weights``),
+    ``folder/optimizer-EE.npz`` the optimizer's variables as plain arrays (no pickle), and
+    ``folder/state-EE.json`` what a resumed run must match (the schedule, batch size, data size,
+    seed) and where it was (epochs and steps done).
+    """
+
+    def __init__(self, folder: str | Path, run_info: dict | None = None, steps_per_epoch: int | None = None):
         super().__init__()
         self.folder = Path(folder)
+        self.run_info = dict(run_info or {})
+        self.steps_per_epoch = steps_per_epoch
 
     def on_train_begin(self, logs=None):
         self.folder.mkdir(parents=True, exist_ok=True)
 
     def on_epoch_end(self, epoch, logs=None):
-        self.model.save_weights(str(self.folder / f"weights-{epoch + 1:02d}.h5"))
+        tag = f"{epoch + 1:02d}"
+        self.model.save_weights(str(self.folder / f"weights-{tag}.h5"))
+        arrays = {f"v{i:05d}": v.numpy() for i, v in enumerate(self.model.optimizer.variables)}
+        np.savez(self.folder / f"optimizer-{tag}.npz", **arrays)
+        state = {
+            **self.run_info,
+            "epochs_done": epoch + 1,
+            "steps_done": (epoch + 1) * self.steps_per_epoch if self.steps_per_epoch else None,
+            "logs": {k: float(v) for k, v in (logs or {}).items()},
+        }
+        (self.folder / f"state-{tag}.json").write_text(json.dumps(state, indent=2) + "\n")
+
+
+def latest_checkpoint(folder: str | Path, run_info: dict) -> dict | None:
+    """The newest complete checkpoint in `folder` written by a run like `run_info`, or None."""
+    folder = Path(folder)
+    for state_file in sorted(folder.glob("state-*.json"), reverse=True):
+        tag = state_file.stem.split("-", 1)[1]
+        weights, opt = folder / f"weights-{tag}.h5", folder / f"optimizer-{tag}.npz"
+        if not (weights.is_file() and opt.is_file()):
+            continue
+        state = json.loads(state_file.read_text())
+        if all(state.get(k) == v for k, v in run_info.items()):
+            return {"state": state, "weights": weights, "optimizer": opt}
+    return None
+
+
+def restore_checkpoint(model, checkpoint: dict) -> None:
+    """Loads a checkpoint's weights and optimizer variables into `model` (building the optimizer)."""
+    model.load_weights(str(checkpoint["weights"]))
+    opt = model.optimizer
+    if not opt.variables or len(opt.variables) <= 1:
+        opt.build(model.trainable_variables)
+    with np.load(checkpoint["optimizer"], allow_pickle=False) as saved:
+        arrays = [saved[k] for k in sorted(saved.files)]
+    if len(arrays) != len(opt.variables):
+        raise ValueError(
+            f"checkpoint {checkpoint['optimizer']} has {len(arrays)} optimizer variables; this model's "
+            f"optimizer has {len(opt.variables)}: it was written for another model"
+        )
+    for var, value in zip(opt.variables, arrays):
+        var.assign(value)

@@ -113,10 +113,13 @@ class TextDataset:
     def num_batches(self, batch_size: int) -> int:
         return math.ceil(len(self) / batch_size)
 
-    def to_tf(self, batch_size: int, *, shuffle: bool = False, seed: int | None = None, with_targets: bool = True):
+    def to_tf(self, batch_size: int, *, shuffle: bool = False, seed: int | None = None, with_targets: bool = True,
+              start_epoch: int = 0):
         """A `tf.data.Dataset` of ``({"input_ids", "attention_mask"}, targets)`` batches.
 
-        Each iteration (each Keras epoch) draws a fresh bucketed shuffle when `shuffle` is True.
+        Each iteration (each Keras epoch) draws a fresh bucketed shuffle when `shuffle` is True;
+        `start_epoch` numbers the first iteration, so a resumed run sees the same batch orders as
+        an uninterrupted one with the same seed.
         """
         from tfclf._compat import tf
 
@@ -125,7 +128,7 @@ class TextDataset:
         if len(self) == 0:
             raise ValueError("the dataset is empty")
         labeled = with_targets and self.targets is not None
-        epoch_counter = iter(range(1 << 62))
+        epoch_counter = iter(range(start_epoch, 1 << 62))
 
         def generate() -> Iterator:
             epoch = next(epoch_counter)

@@ -122,8 +122,23 @@ class LabelCodec:
                 f"a classifier needs at least 2 classes; got {self.classes_!r}. Pass class_names with "
                 "every class, or training labels from more than one class"
             )
-        self.encode(arr)  # validates every label against the classes just learned
+        encoded = self.encode(arr)  # validates every label against the classes just learned
+        self._check_trainable(encoded)
         return self
+
+    def _check_trainable(self, encoded: np.ndarray) -> None:
+        """Training labels that cannot teach a classifier anything are an error, not a warning."""
+        if self.mode_ == MULTICLASS:
+            present = np.unique(encoded)
+            if len(present) < 2:
+                raise ValueError(
+                    f"the training labels hold only one class ({self.classes_[int(present[0])]!r}); a "
+                    "classifier needs examples of at least two classes"
+                )
+        elif self.mode_ == MULTILABEL and not encoded.any():
+            raise ValueError("every multi-hot label row is all zeros: the training data has no positive label")
+        elif self.mode_ == REGRESSION and len(encoded) > 1 and np.all(encoded == encoded[0]):
+            raise ValueError(f"every regression target is {encoded[0]:g}: there is nothing to learn")
 
     def _checked_class_names(self) -> list[str] | None:
         if self.class_names is None or len(self.class_names) == 0:

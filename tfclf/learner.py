@@ -11,7 +11,7 @@ import numpy as np
 
 from tfclf import lr_finder, schedules
 from tfclf._compat import keras
-from tfclf.callbacks import EpochCheckpoint, Recorder
+from tfclf.callbacks import BestWeightsGuard, EpochCheckpoint, Recorder, latest_checkpoint, restore_checkpoint
 from tfclf.data import TextDataset
 from tfclf.inference import LogitsFunction, per_example_loss, predict_logits, to_probabilities
 from tfclf.labels import MULTICLASS, MULTILABEL, REGRESSION
@@ -73,7 +73,8 @@ class Learner:
         self.train_data = train_data
         self.val_data = val_data
         self.batch_size = _check_positive_int(batch_size, "batch_size")
-        self.eval_batch_size = _check_positive_int(eval_batch_size or 2 * self.batch_size, "eval_batch_size")
+        self.eval_batch_size = _check_positive_int(
+            2 * self.batch_size if eval_batch_size is None else eval_batch_size, "eval_batch_size")
         self.seed = seed
         self.history = None
         self.recorder = Recorder()
@@ -102,30 +103,64 @@ class Learner:
     def _steps_per_epoch(self) -> int:
         return self._require_train().num_batches(self.batch_size)
 
-    def _fit(self, epochs: int, schedule_cb, *, checkpoint_folder=None, callbacks=None, verbose: int = 1,
-             extra_callbacks=()):
+    def _fit(self, epochs: int, make_schedule, *, run_info: dict, checkpoint_folder=None, resume: bool = False,
+             callbacks=None, verbose: int = 1, extra_callbacks=()):
+        """Runs Keras' fit with the schedule, recorder, NaN guard and checkpoints.
+
+        `make_schedule(start_step)` builds the schedule callback; `run_info` describes the run so
+        that a checkpoint is only resumed by a run with the same settings.
+        """
         train = self._require_train()
+        spe = self._steps_per_epoch()
+        run_info = {**run_info, "epochs": epochs, "batch_size": self.batch_size, "train_docs": len(train),
+                    "seed": self.seed}
+        start_epoch = 0
+        if resume:
+            start_epoch = self._resume(checkpoint_folder, run_info, verbose)
+            if start_epoch >= epochs:
+                return self.history
         first_step = len(self.recorder.lrs)
-        cbs = [schedule_cb, self.recorder, keras.callbacks.TerminateOnNaN(), *extra_callbacks]
+        cbs = [make_schedule(start_epoch * spe), self.recorder,
+               BestWeightsGuard("val_loss" if self.val_data is not None else "loss"), *extra_callbacks]
         if checkpoint_folder is not None:
-            cbs.append(EpochCheckpoint(checkpoint_folder))
+            cbs.append(EpochCheckpoint(checkpoint_folder, run_info, spe))
         cbs.extend(callbacks or [])
         val = self.val_data.to_tf(self.eval_batch_size) if self.val_data is not None else None
-        self.history = self.model.fit(
-            train.to_tf(self.batch_size, shuffle=True, seed=self.seed),
-            validation_data=val,
-            epochs=epochs,
-            callbacks=cbs,
-            verbose=verbose,
-        )
-        self._logits_fn = None  # weights changed; the compiled graph reads them, but be safe
-        # Like ktrain, the history also keeps the per-step LR and momentum of this fit.
-        self.history.history["lr"] = list(self.recorder.lrs[first_step:])
-        self.history.history["momentum"] = list(self.recorder.momentums[first_step:])
-        losses = self.history.history.get("loss", [])
-        if losses and not math.isfinite(losses[-1]):
-            print("training stopped: the loss became NaN or infinite (try a lower learning rate)")
+        self._logits_fn = None
+        try:
+            self.model.fit(
+                train.to_tf(self.batch_size, shuffle=True, seed=self.seed, start_epoch=start_epoch),
+                validation_data=val,
+                epochs=epochs,
+                initial_epoch=start_epoch,
+                callbacks=cbs,
+                verbose=verbose,
+            )
+        except KeyboardInterrupt:
+            # The weights are those of the last finished step; keep what was learned and recorded.
+            print("\ntraining interrupted: the model keeps the weights of the last finished step", flush=True)
+            raise
+        finally:
+            self.history = self.model.history
+            # Like ktrain, the history also keeps the per-step LR and momentum of this fit.
+            self.history.history["lr"] = list(self.recorder.lrs[first_step:])
+            self.history.history["momentum"] = list(self.recorder.momentums[first_step:])
         return self.history
+
+    def _resume(self, checkpoint_folder, run_info: dict, verbose: int) -> int:
+        if checkpoint_folder is None:
+            raise ValueError("resume=True needs the checkpoint_folder of the interrupted run")
+        checkpoint = latest_checkpoint(checkpoint_folder, run_info)
+        if checkpoint is None:
+            raise FileNotFoundError(
+                f"no checkpoint in {checkpoint_folder} from a run with these settings ({run_info}); "
+                "resume with the same lr, epochs, batch size, data and seed as the interrupted run"
+            )
+        restore_checkpoint(self.model, checkpoint)
+        done = int(checkpoint["state"]["epochs_done"])
+        if verbose:
+            print(f"resuming from {checkpoint['weights'].name}: {done} of {run_info['epochs']} epochs done")
+        return done
 
     # -- LR finder -------------------------------------------------------------------------------
     def lr_find(self, start_lr: float = 1e-7, end_lr: float = 10, max_epochs: int | None = None,
@@ -217,7 +252,7 @@ class Learner:
     # -- training --------------------------------------------------------------------------------
     def fit_onecycle(self, lr: float, epochs: int, checkpoint_folder: str | Path | None = None,
                      cycle_momentum: bool = True, max_momentum: float = 0.95, min_momentum: float = 0.85,
-                     callbacks: list | None = None, verbose: int = 1):
+                     callbacks: list | None = None, verbose: int = 1, resume: bool = False):
         """Trains with the 1cycle policy (the exact shape is in `tfclf.schedules`).
 
         The LR rises from lr/10 to `lr` over the first half of all steps along half a cosine, then
@@ -227,8 +262,13 @@ class Learner:
         Args:
             lr: the peak learning rate (5e-5 is a good start for BERT-sized models).
             epochs: number of epochs.
-            checkpoint_folder: if given, weights are written there after every epoch.
+            checkpoint_folder: if given, a resumable checkpoint (weights, optimizer state, progress)
+                is written there after every epoch.
             cycle_momentum: cycle beta_1 (else it stays as compiled).
+            resume: continue an interrupted run from the newest checkpoint in `checkpoint_folder`
+                written with the same settings. With the same `seed` the batches, schedule and
+                optimizer state continue exactly; only dropout draws new random masks, so the
+                result matches an uninterrupted run up to dropout noise (exactly without dropout).
 
         Returns:
             The Keras `History`.
@@ -240,12 +280,20 @@ class Learner:
                                     max_momentum=max_momentum, min_momentum=min_momentum)
         if verbose:
             print(f"begin training using onecycle policy with max lr of {lr}...")
-        cb = schedules.make_schedule_callback(policy.lr, policy.momentum if cycle_momentum else None)
-        return self._fit(epochs, cb, checkpoint_folder=checkpoint_folder, callbacks=callbacks, verbose=verbose)
+        run_info = {"policy": "onecycle", "lr": lr, "cycle_momentum": cycle_momentum,
+                    "max_momentum": max_momentum, "min_momentum": min_momentum}
+        return self._fit(
+            epochs,
+            lambda start: schedules.make_schedule_callback(policy.lr, policy.momentum if cycle_momentum else None,
+                                                           start_step=start),
+            run_info=run_info, checkpoint_folder=checkpoint_folder, resume=resume, callbacks=callbacks,
+            verbose=verbose,
+        )
 
     def fit(self, lr: float, n_cycles: int, cycle_len: int | None = None, cycle_mult: int = 1,
             lr_decay: float = 1.0, checkpoint_folder: str | Path | None = None,
-            early_stopping: int | None = None, callbacks: list | None = None, verbose: int = 1):
+            early_stopping: int | None = None, callbacks: list | None = None, verbose: int = 1,
+            resume: bool = False):
         """Trains at a constant LR for `n_cycles` epochs, or with SGDR when `cycle_len` is given.
 
         With `cycle_len`, there are `n_cycles` cosine-annealed cycles of `cycle_len` epochs, each
@@ -256,18 +304,22 @@ class Learner:
         spe = self._steps_per_epoch()
         if cycle_len is None:
             epochs = n_cycles
-            cb = schedules.make_schedule_callback(lambda step: lr)
+
+            def lr_fn(step):
+                return lr
         else:
             cycle_len = _check_positive_int(cycle_len, "cycle_len")
             cycle_mult = _check_positive_int(cycle_mult, "cycle_mult")
             epochs = sum(cycle_len * cycle_mult**i for i in range(n_cycles))
-            cb = schedules.make_schedule_callback(
-                lambda step: schedules.sgdr_lr(step, spe, lr, cycle_len=cycle_len, cycle_mult=cycle_mult,
-                                               lr_decay=lr_decay)
-            )
+
+            def lr_fn(step):
+                return schedules.sgdr_lr(step, spe, lr, cycle_len=cycle_len, cycle_mult=cycle_mult, lr_decay=lr_decay)
         extra = [self._early_stopping(early_stopping)] if early_stopping else []
-        return self._fit(epochs, cb, checkpoint_folder=checkpoint_folder, callbacks=callbacks,
-                         verbose=verbose, extra_callbacks=extra)
+        run_info = {"policy": "sgdr" if cycle_len else "constant", "lr": lr, "cycle_len": cycle_len,
+                    "cycle_mult": cycle_mult, "lr_decay": lr_decay}
+        return self._fit(epochs, lambda start: schedules.make_schedule_callback(lr_fn, start_step=start),
+                         run_info=run_info, checkpoint_folder=checkpoint_folder, resume=resume,
+                         callbacks=callbacks, verbose=verbose, extra_callbacks=extra)
 
     def autofit(self, lr: float, epochs: int | None = None, early_stopping: int | None = None,
                 reduce_on_plateau: int | None = None, reduce_factor: float = 2.0,
@@ -290,15 +342,19 @@ class Learner:
             monitor = monitor[4:]
         spe = self._steps_per_epoch()
         peak = {"lr": lr}
-        cb = schedules.make_schedule_callback(lambda step: schedules.triangular_lr(step, spe, peak["lr"]))
         extra = []
         if early_stopping:
             extra.append(self._early_stopping(early_stopping, monitor))
         if reduce_on_plateau:
             extra.append(_PeakReducer(peak, monitor, _check_positive_int(reduce_on_plateau, "reduce_on_plateau"),
                                       float(reduce_factor)))
-        return self._fit(epochs, cb, checkpoint_folder=checkpoint_folder, callbacks=callbacks,
-                         verbose=verbose, extra_callbacks=extra)
+        return self._fit(
+            epochs,
+            lambda start: schedules.make_schedule_callback(lambda step: schedules.triangular_lr(step, spe, peak["lr"]),
+                                                           start_step=start),
+            run_info={"policy": "triangular", "lr": lr}, checkpoint_folder=checkpoint_folder,
+            callbacks=callbacks, verbose=verbose, extra_callbacks=extra,
+        )
 
     def _early_stopping(self, patience: int, monitor: str = "val_loss"):
         if self.val_data is None and monitor.startswith("val_"):

@@ -141,7 +141,17 @@ class Predictor:
         """
         from tfclf._compat import versions
 
+        if not isinstance(folder, (str, os.PathLike)) or not str(folder).strip():
+            raise TypeError(f"folder must be a path, got {folder!r}")
         target = Path(folder).expanduser().resolve()
+        if target.exists():
+            # Only a predictor is ever replaced: never a file or somebody's folder of other things.
+            if not target.is_dir():
+                raise FileExistsError(f"{target} exists and is not a folder; choose another path")
+            if any(target.iterdir()) and not (target / MANIFEST).is_file():
+                raise FileExistsError(
+                    f"{target} is a non-empty folder that is not a tfclf predictor; choose another path"
+                )
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
         try:
@@ -209,7 +219,11 @@ def read_manifest(folder: str | os.PathLike, verify: bool = True) -> dict:
         PredictorFormatError: a pickle is present, the format is unknown, or a file is missing
             or does not match its checksum (the message names the file).
     """
+    if not isinstance(folder, (str, os.PathLike)):
+        raise TypeError(f"folder must be a path, got {type(folder).__name__}")
     folder = Path(folder).expanduser()
+    if folder.is_file():
+        raise FileNotFoundError(f"{folder} is a file; a saved predictor is a folder (from Predictor.save)")
     if not folder.is_dir():
         raise FileNotFoundError(f"no saved predictor at {folder}: the folder does not exist")
     for p in folder.iterdir():
@@ -261,8 +275,8 @@ def load_predictor(folder: str | os.PathLike, batch_size: int | None = None, cus
     """
     from tfclf._compat import transformers
 
-    folder = Path(folder).expanduser().resolve()
     manifest = read_manifest(folder)
+    folder = Path(folder).expanduser().resolve()
     config = transformers.AutoConfig.from_pretrained(str(folder), local_files_only=True)
     tokenizer = transformers.AutoTokenizer.from_pretrained(str(folder), use_fast=True, local_files_only=True)
     model = transformers.TFAutoModelForSequenceClassification.from_pretrained(

@@ -13,6 +13,16 @@ from tfclf.data import TextDataset
 from tfclf.labels import MULTILABEL, REGRESSION, LabelCodec
 
 _TOKENIZE_CHUNK = 2048
+_CHARS_PER_TOKEN_BUDGET = 64
+
+
+def _clip(text: str, budget: int) -> str:
+    """`text` cut at the last whitespace before `budget` characters (or at `budget` if none)."""
+    if len(text) <= budget:
+        return text
+    cut = text[:budget]
+    space = max(cut.rfind(" "), cut.rfind("\n"), cut.rfind("\t"))
+    return cut[:space] if space > budget // 2 else cut
 
 
 def check_texts(texts: Any, name: str = "texts") -> list[str]:
@@ -146,20 +156,35 @@ class Transformer:
 
     # -- preprocessing ---------------------------------------------------------------------------
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
-        """Token ids of each text, truncated to maxlen, tokenized in batches by the fast tokenizer."""
+        """Token ids of each text, truncated to maxlen, tokenized in batches by the fast tokenizer.
+
+        A very long text (say 1 MB) is first cut at a whitespace after ``maxlen * 64`` characters,
+        so tokenizing it costs no more than tokenizing what is kept: every token holds at least
+        one character, and a cut at whitespace leaves the kept words' tokens unchanged. If the cut
+        text yields fewer than maxlen tokens (long whitespace runs), the whole text is tokenized.
+        """
         tok = self.get_tokenizer()
+        budget = self.maxlen * _CHARS_PER_TOKEN_BUDGET
         ids: list[list[int]] = []
         for s in range(0, len(texts), _TOKENIZE_CHUNK):
-            out = tok(
-                list(texts[s : s + _TOKENIZE_CHUNK]),
-                truncation=True,
-                max_length=self.maxlen,
-                padding=False,
-                return_attention_mask=False,
-                return_token_type_ids=False,
-            )
-            ids.extend(out["input_ids"])
+            chunk = list(texts[s : s + _TOKENIZE_CHUNK])
+            clipped = [_clip(t, budget) for t in chunk]
+            out = self._tokenize(clipped)
+            for i, (full, cut) in enumerate(zip(chunk, clipped)):
+                if len(cut) < len(full) and len(out[i]) < self.maxlen:
+                    out[i] = self._tokenize([full])[0]
+            ids.extend(out)
         return ids
+
+    def _tokenize(self, texts: list[str]) -> list[list[int]]:
+        return self.get_tokenizer()(
+            texts,
+            truncation=True,
+            max_length=self.maxlen,
+            padding=False,
+            return_attention_mask=False,
+            return_token_type_ids=False,
+        )["input_ids"]
 
     def preprocess_train(self, texts: Sequence[str], y: Any = None, mode: str = "train", verbose: int = 1) -> TextDataset:
         """Learns the labels from `y` and tokenizes `texts` for training.
