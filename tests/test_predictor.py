@@ -309,3 +309,26 @@ def test_explain_errors(predictor, tmp_path):
     assert exp.num_samples == 50
     exp.save_html(tmp_path / "e.html")
     assert "good" in (tmp_path / "e.html").read_text()
+
+
+@pytest.mark.parametrize("fault", [RuntimeError("crash midway"), OSError(28, "No space left on device")])
+def test_an_interrupted_save_leaves_nothing_loadable_and_keeps_the_old_predictor(predictor, saved, tmp_path,
+                                                                                  monkeypatch, fault):
+    import shutil
+
+    target = tmp_path / "p"
+    shutil.copytree(saved, target)
+    old = tfclf.load_predictor(target).predict_proba(["good movie"])
+
+    def fail(*args, **kwargs):  # the tokenizer is written after the model: a crash midway
+        raise fault
+
+    monkeypatch.setattr(predictor.preproc.get_tokenizer(), "save_pretrained", fail)
+    with pytest.raises(type(fault)):
+        predictor.save(target)
+    # The old predictor is untouched and still loads; no half-written folder is left beside it.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p"]
+    np.testing.assert_allclose(tfclf.load_predictor(target).predict_proba(["good movie"]), old, atol=1e-7)
+    with pytest.raises(type(fault)):
+        predictor.save(tmp_path / "new")
+    assert not (tmp_path / "new").exists()

@@ -41,7 +41,108 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--seed", type=int, default=42)
     q.add_argument("--max-train", type=_positive_int, help="use only the first N training documents")
     q.add_argument("--explain-samples", type=_positive_int, default=1000, help="LIME samples (default 1000)")
+
+    p = sub.add_parser("predict", help="predict labels (or probabilities) with a saved predictor",
+                       description="Texts from the arguments, a file (one per line) or stdin ('-').")
+    p.add_argument("predictor", help="a saved predictor folder")
+    p.add_argument("texts", nargs="*", help="texts to classify; '-' reads stdin, one text per line")
+    p.add_argument("--file", help="a UTF-8 file with one text per line")
+    p.add_argument("--proba", action="store_true", help="print JSON lines with the class probabilities")
+    p.add_argument("--batch-size", type=_positive_int, default=None)
+
+    e = sub.add_parser("explain", help="explain one prediction with LIME")
+    e.add_argument("predictor", help="a saved predictor folder")
+    e.add_argument("text", help="the text to explain")
+    e.add_argument("--html", help="also write the explanation as an HTML page here")
+    e.add_argument("--num-samples", type=_positive_int, default=None, help="LIME samples (default 1000)")
+    e.add_argument("--num-features", type=_positive_int, default=10)
+    e.add_argument("--class-name", help="the class to explain (default: the predicted one)")
+
+    i = sub.add_parser("info", help="show a saved predictor's classes, model, versions and checksums")
+    i.add_argument("predictor", help="a saved predictor folder")
+    i.add_argument("--json", action="store_true", help="print the manifest as JSON")
+
+    v = sub.add_parser("serve", help="serve a saved predictor over HTTP (JSON API with micro-batching)")
+    v.add_argument("predictor", help="a saved predictor folder")
+    v.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1: this machine only)")
+    v.add_argument("--port", type=int, default=8000)
+    v.add_argument("--max-texts", type=_positive_int, default=64, help="most texts per request")
+    v.add_argument("--max-chars", type=_positive_int, default=100_000, help="most characters per text")
+    v.add_argument("--batch-wait-ms", type=float, default=5.0, help="how long to gather requests into one batch")
+    v.add_argument("--max-batch", type=_positive_int, default=64, help="most texts per model call")
     return parser
+
+
+def _read_texts(args) -> list[str]:
+    if args.file and args.texts:
+        raise ValueError("give texts as arguments or --file, not both")
+    if args.file:
+        with open(args.file, encoding="utf-8") as f:
+            return f.read().splitlines()
+    if args.texts == ["-"]:
+        return sys.stdin.read().splitlines()
+    if not args.texts:
+        raise ValueError("no texts: pass them as arguments, with --file F, or '-' for stdin")
+    return list(args.texts)
+
+
+def _predict(args) -> None:
+    import json
+
+    from tfclf.predictor import load_predictor
+
+    texts = _read_texts(args)
+    if not texts:
+        raise ValueError("the input has no lines to classify")
+    predictor = load_predictor(args.predictor, batch_size=args.batch_size)
+    probs = predictor.predict_proba(texts)
+    labels = predictor.preproc.codec_.decode(probs, threshold=predictor.threshold)
+    classes = predictor.get_classes()
+    for label, row in zip(labels, probs):
+        if args.proba:
+            print(json.dumps({"label": label, "probabilities": dict(zip(classes, map(float, row)))}))
+        else:
+            print(", ".join(label) if isinstance(label, list) else label)
+
+
+def _explain(args) -> None:
+    from tfclf.predictor import load_predictor
+
+    explanation = load_predictor(args.predictor).explain(
+        args.text, num_features=args.num_features, num_samples=args.num_samples, class_name=args.class_name
+    )
+    print(explanation)
+    if args.html:
+        explanation.save_html(args.html)
+        print(f"HTML: {args.html}")
+
+
+def _info(args) -> None:
+    import json
+
+    from tfclf.predictor import read_manifest
+
+    manifest = read_manifest(args.predictor)  # verifies every checksum
+    if args.json:
+        print(json.dumps(manifest, indent=2, ensure_ascii=False))
+        return
+    labels = manifest["labels"]
+    print(f"predictor: {args.predictor} (format {manifest['format']} v{manifest['format_version']}, "
+          f"created {manifest.get('created', '?')})")
+    print(f"model: {manifest.get('model_name')} ({manifest.get('architecture')}, type {manifest.get('model_type')}), "
+          f"maxlen {manifest['maxlen']}")
+    print(f"labels: {labels['mode']}, {len(labels['classes'])} classes: {', '.join(labels['classes'])}")
+    print("versions: " + ", ".join(f"{k} {v}" for k, v in manifest.get("versions", {}).items()))
+    print("files (sha256 verified):")
+    for name, digest in manifest["files"].items():
+        print(f"  {digest}  {name}")
+
+
+def _serve(args) -> None:
+    from tfclf.serve import serve
+
+    serve(args.predictor, host=args.host, port=args.port, max_texts=args.max_texts, max_chars=args.max_chars,
+          batch_wait_ms=args.batch_wait_ms, max_batch=args.max_batch)
 
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -57,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
             quickstart.run(data=args.data, model=args.model, maxlen=args.maxlen, epochs=args.epochs, lr=args.lr,
                            batch_size=args.batch_size, output=args.output, seed=args.seed,
                            max_train=args.max_train, explain_samples=args.explain_samples)
+        else:
+            {"predict": _predict, "explain": _explain, "info": _info, "serve": _serve}[args.command](args)
     except KeyboardInterrupt:
         print("tfclf: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
