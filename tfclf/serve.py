@@ -1,0 +1,416 @@
+"""An HTTP JSON service for a saved predictor (``tfclf serve``), with micro-batching.
+
+Endpoints: ``POST /predict``, ``POST /explain``, ``GET /health``, ``GET /info``, ``GET /stats``,
+and FastAPI's ``/openapi.json`` and ``/docs``. Every error is JSON ``{"error": "..."}``:
+
+    400  the body is not valid JSON
+    413  over a server limit: body bytes, texts per request, characters per text (split the request)
+    415  the body is not sent as application/json
+    422  the body has the wrong shape or types, an empty ``texts`` list, or an empty text to explain
+
+Concurrent ``/predict`` requests are gathered by a `MicroBatcher` into one model call, and the
+model runs on one thread only, so a burst of small requests costs a few batched forward passes.
+
+FastAPI and uvicorn are imported only when a server is built: ``pip install "tfclf[serve]"``.
+"""
+
+import asyncio
+import collections
+import concurrent.futures
+import contextlib
+import functools
+import importlib
+import os
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:  # pragma: no cover
+    import fastapi
+    import uvicorn
+
+MAX_EXPLAIN_SAMPLES = 5000  # LIME runs the model on every sample: this bounds one request's cost
+MAX_EXPLAIN_FEATURES = 50
+
+
+def _require(name: str):
+    try:
+        return importlib.import_module(name)
+    except ImportError as err:
+        raise ImportError(f"tfclf serve needs {name}: pip install \"tfclf[serve]\"") from err
+
+
+class MicroBatcher:
+    """Gathers the texts of concurrent requests into one `predict_fn` call on a single thread.
+
+    A batch closes `wait_ms` after its oldest request arrived, or as soon as `max_batch` texts
+    wait; a request's texts are never split across batches (one larger than `max_batch` runs
+    alone). The single-thread executor means the model never runs concurrently with itself.
+
+    Attributes:
+        requests, texts, batches: counters of submitted requests, submitted texts, model calls.
+        largest_batch: the most texts one model call received.
+    """
+
+    def __init__(self, predict_fn: Callable[[list[str]], Any], *, max_batch: int = 64, wait_ms: float = 5.0):
+        self._fn = predict_fn
+        self.max_batch = max_batch
+        self.wait_s = wait_ms / 1000.0
+        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="tfclf-model")
+        self._pending: collections.deque = collections.deque()  # (texts, future, arrival time)
+        self._pending_texts = 0
+        self._worker: asyncio.Task | None = None
+        self._wakeup: asyncio.Event | None = None
+        self._full: asyncio.Event | None = None
+        self.requests = self.texts = self.batches = self.largest_batch = 0
+
+    def stats(self) -> dict:
+        return {"requests": self.requests, "texts": self.texts, "batches": self.batches,
+                "largest_batch": self.largest_batch, "max_batch": self.max_batch, "batch_wait_ms": self.wait_s * 1000}
+
+    async def run(self, fn: Callable, *args, **kwargs):
+        """Runs `fn` on the model thread (for work that is not batched, such as LIME)."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+
+    async def submit(self, texts: list[str]):
+        """The model's output rows for `texts`, computed in a batch with other requests' texts."""
+        loop = asyncio.get_running_loop()
+        if self._worker is None:  # started lazily: the events and task belong to the serving loop
+            self._wakeup, self._full = asyncio.Event(), asyncio.Event()
+            self._worker = loop.create_task(self._work())
+        future = loop.create_future()
+        self._pending.append((texts, future, loop.time()))
+        self._pending_texts += len(texts)
+        self.requests += 1
+        self.texts += len(texts)
+        self._wakeup.set()
+        if self._pending_texts >= self.max_batch:
+            self._full.set()
+        return await future
+
+    def _take(self) -> list:
+        batch, n = [], 0
+        while self._pending and (not batch or n + len(self._pending[0][0]) <= self.max_batch):
+            texts, future, _ = item = self._pending.popleft()
+            self._pending_texts -= len(texts)
+            if not future.done():  # a client that hung up needs no prediction
+                batch.append(item)
+                n += len(texts)
+        if not self._pending:
+            self._wakeup.clear()
+        if self._pending_texts < self.max_batch:
+            self._full.clear()
+        return batch
+
+    async def _work(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wakeup.wait()
+            remaining = self._pending[0][2] + self.wait_s - loop.time() if self._pending else 0
+            if remaining > 0 and self._pending_texts < self.max_batch:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._full.wait(), remaining)
+            batch = self._take()
+            if not batch:
+                continue
+            texts = [t for item in batch for t in item[0]]
+            self.batches += 1
+            self.largest_batch = max(self.largest_batch, len(texts))
+            try:
+                out = await loop.run_in_executor(self._executor, self._fn, texts)
+            except asyncio.CancelledError:
+                self._fail(batch, RuntimeError("the server is shutting down"))
+                raise
+            except Exception as err:  # every request of the batch learns of the failure
+                self._fail(batch, err)
+                continue
+            start = 0
+            for item_texts, future, _ in batch:
+                if not future.done():
+                    future.set_result(out[start:start + len(item_texts)])
+                start += len(item_texts)
+
+    @staticmethod
+    def _fail(batch, err: BaseException) -> None:
+        for _, future, _ in batch:
+            if not future.done():
+                future.set_exception(err)
+
+    async def aclose(self) -> None:
+        """Stops the worker; requests still waiting fail instead of hanging."""
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+        self._fail(self._pending, RuntimeError("the server is shutting down"))
+        self._pending.clear()
+        self._pending_texts = 0
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+class _BodyLimit:
+    """ASGI middleware: 413 for a body over `max_bytes`, by its Content-Length or as it arrives
+    (chunked uploads have no Content-Length). The body is read here and replayed to the app."""
+
+    def __init__(self, app, max_bytes: int):
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        from fastapi.responses import JSONResponse
+
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            error = f"request body is {int(declared)} bytes; the limit is {self.max_bytes}"
+            return await JSONResponse({"error": error}, 413)(scope, receive, send)
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_bytes:
+                error = f"request body is over the limit of {self.max_bytes} bytes"
+                return await JSONResponse({"error": error}, 413)(scope, receive, send)
+            if not message.get("more_body", False):
+                break
+        body, replayed = b"".join(chunks), False
+
+        async def replay():
+            nonlocal replayed
+            if replayed:
+                return await receive()  # the app may wait for http.disconnect
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+def _models():
+    """The request/response schemas (built lazily: pydantic comes with the optional fastapi)."""
+    from pydantic import BaseModel, ConfigDict, Field
+
+    strict = ConfigDict(extra="forbid", strict=True)  # "10" is not a number, a typo'd key is an error
+
+    class PredictRequest(BaseModel):
+        model_config = ConfigDict(**strict, json_schema_extra={"examples": [{"texts": ["a great film"]}]})
+        texts: list[str] = Field(min_length=1, description="the texts to classify (at least one)")
+        return_proba: bool = Field(False, description="also return each text's class probabilities")
+
+    class PredictResponse(BaseModel):
+        labels: list[str | list[str] | float] = Field(description="one label per text (a list of labels "
+                                                      "for multi-label models, a number for regression)")
+        probabilities: list[list[float]] | None = Field(None, description="rows in `classes` order")
+        classes: list[str]
+
+    class ExplainRequest(BaseModel):
+        model_config = ConfigDict(**strict, json_schema_extra={"examples": [{"text": "a great film"}]})
+        text: str = Field(min_length=1, description="the text to explain (at least one word)")
+        num_features: int = Field(10, ge=1, le=MAX_EXPLAIN_FEATURES, description="words to weigh")
+        num_samples: int = Field(500, ge=10, le=MAX_EXPLAIN_SAMPLES, description="perturbed texts LIME predicts")
+        class_name: str | None = Field(None, description="the class to explain (default: the predicted one)")
+
+    class ExplainResponse(BaseModel):
+        text: str
+        class_name: str
+        probability: float
+        predicted: str | list[str] | float
+        weights: list[tuple[str, float]] = Field(description="[word, weight], strongest first; "
+                                                 "positive pushes towards the class")
+        score: float | None = Field(description="LIME's local fit R^2")
+        num_samples: int
+        html: str = Field(description="the text with its weighed words highlighted")
+
+    class ErrorResponse(BaseModel):
+        error: str
+
+    return PredictRequest, PredictResponse, ExplainRequest, ExplainResponse, ErrorResponse
+
+
+def _loc(loc) -> str:
+    parts = [p for p in loc if p != "body"]
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or "body"
+
+
+def _versions() -> dict:
+    from importlib import metadata
+
+    from tfclf._compat import versions
+
+    out = versions()
+    for dist in ("fastapi", "uvicorn"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            out[dist] = metadata.version(dist)
+    return out
+
+
+def create_app(predictor, *, max_texts: int = 64, max_chars: int = 100_000, max_body_bytes: int = 2_000_000,
+               batch_wait_ms: float = 5.0, max_batch: int = 64, info: dict | None = None) -> "fastapi.FastAPI":
+    """A FastAPI app serving `predictor` (see the module docstring for endpoints and errors).
+
+    Args:
+        predictor: a `tfclf.Predictor`.
+        max_texts: texts per /predict request (more: 413).
+        max_chars: characters per text (more: 413).
+        max_body_bytes: request body size (more: 413).
+        batch_wait_ms: how long a batch waits for more requests after its first one (0: no wait).
+        max_batch: texts per model call.
+        info: the predictor's manifest (`read_manifest`), shown by /info.
+    """
+    fastapi = _require("fastapi")
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+    from starlette.exceptions import HTTPException
+
+    for name, value in (("max_texts", max_texts), ("max_chars", max_chars), ("max_body_bytes", max_body_bytes),
+                        ("max_batch", max_batch)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if not isinstance(batch_wait_ms, (int, float)) or not 0 <= batch_wait_ms <= 10_000:
+        raise ValueError(f"batch_wait_ms must be between 0 and 10000, got {batch_wait_ms!r}")
+    PredictRequest, PredictResponse, ExplainRequest, ExplainResponse, ErrorResponse = _models()
+    batcher = MicroBatcher(predictor.predict_proba, max_batch=max_batch, wait_ms=float(batch_wait_ms))
+    limits = {"max_texts": max_texts, "max_chars": max_chars, "max_body_bytes": max_body_bytes,
+              "max_batch": max_batch, "batch_wait_ms": float(batch_wait_ms),
+              "max_explain_samples": MAX_EXPLAIN_SAMPLES, "max_explain_features": MAX_EXPLAIN_FEATURES}
+    manifest = info or {}
+    model_config = getattr(predictor.model, "config", None)
+    about = {
+        "classes": predictor.get_classes(), "label_mode": predictor.mode, "threshold": predictor.threshold,
+        "model_type": manifest.get("model_type", getattr(model_config, "model_type", None)),
+        "model_name": manifest.get("model_name", str(predictor.preproc.model_name)),
+        "architecture": manifest.get("architecture", type(predictor.model).__name__),
+        "maxlen": int(manifest.get("maxlen", predictor.preproc.maxlen)),
+        "created": manifest.get("created"),
+        "versions": manifest.get("versions"),  # what the predictor was saved with
+        "serving_versions": _versions(),
+        "files": manifest.get("files", {}),  # sha256 of each saved file
+        "limits": limits,
+    }
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        # Traces the model's graph before the first request, so /health means "ready to answer fast".
+        await batcher.run(predictor.predict_proba, ["warm up"])
+        yield
+        await batcher.aclose()
+
+    app = fastapi.FastAPI(title="tfclf", version=about["serving_versions"].get("tfclf", ""), lifespan=lifespan,
+                          description="Text classification with a fine-tuned transformer (tfclf). "
+                                      "Errors are JSON objects {\"error\": \"...\"}.")
+    app.state.batcher, app.state.predictor = batcher, predictor
+    app.add_middleware(_BodyLimit, max_bytes=max_body_bytes)
+    errors = {code: {"model": ErrorResponse} for code in (400, 413, 415, 422)}
+
+    def error(status: int, message: str):
+        return JSONResponse({"error": message}, status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid(request, exc: RequestValidationError):
+        problems = exc.errors()
+        if problems and problems[0]["type"] == "json_invalid":
+            ctx = problems[0].get("ctx", {})
+            return error(400, f"malformed JSON at position {problems[0]['loc'][-1]}: {ctx.get('error', '')}")
+        content_type = request.headers.get("content-type", "")
+        first = problems[0] if problems else {}
+        if first.get("loc") == ("body",) and first.get("type") != "missing" and "json" not in content_type:
+            return error(415, f"send a JSON object with Content-Type: application/json (got {content_type!r})")
+        return error(422, "; ".join(f"{_loc(p['loc'])}: {p['msg']}" for p in problems))
+
+    @app.exception_handler(HTTPException)
+    async def on_http_error(request, exc: HTTPException):
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def on_crash(request, exc: Exception):
+        return error(500, f"internal server error ({type(exc).__name__}); see the server log")
+
+    def check_length(text: str, name: str) -> None:
+        if len(text) > max_chars:
+            raise HTTPException(413, f"{name} has {len(text)} characters; the limit is {max_chars}")
+
+    @app.post("/predict", response_model=PredictResponse, response_model_exclude_none=True, responses=errors,
+              summary="Classify texts")
+    async def predict(body: PredictRequest):
+        if len(body.texts) > max_texts:
+            raise HTTPException(413, f"{len(body.texts)} texts in one request; the limit is {max_texts} "
+                                     "(split the request)")
+        for i, text in enumerate(body.texts):
+            check_length(text, f"texts[{i}]")
+        probs = await batcher.submit(body.texts)
+        out = {"labels": predictor.preproc.codec_.decode(probs, threshold=predictor.threshold),
+               "classes": about["classes"]}
+        if body.return_proba:
+            out["probabilities"] = probs.tolist()
+        return out
+
+    @app.post("/explain", response_model=ExplainResponse, responses=errors, summary="Explain one prediction (LIME)")
+    async def explain(body: ExplainRequest):
+        check_length(body.text, "text")
+        if not body.text.strip():
+            raise HTTPException(422, "text: must contain at least one word")
+        try:
+            exp = await batcher.run(predictor.explain, body.text, num_features=body.num_features,
+                                    num_samples=body.num_samples, class_name=body.class_name)
+        except ValueError as err:  # e.g. an unknown class_name, or a regression model
+            raise HTTPException(422, str(err)) from err
+        out = exp.as_dict()
+        out["score"] = out["score"] if out["score"] == out["score"] else None  # NaN is not JSON
+        return {**out, "text": exp.text, "html": exp.to_html()}
+
+    @app.get("/health", summary="Liveness: the server answers")
+    async def health():
+        return {"status": "ok"}
+
+    @app.get("/info", summary="The model, its classes, versions, file checksums and the server's limits")
+    async def get_info():
+        return {**about, "stats": batcher.stats()}
+
+    @app.get("/stats", summary="Micro-batching counters: requests, texts and model calls (batches)")
+    async def stats():
+        return batcher.stats()
+
+    return app
+
+
+def make_server(folder: str | os.PathLike, host: str = "127.0.0.1", port: int = 8000, *, max_texts: int = 64,
+                max_chars: int = 100_000, max_body_bytes: int = 2_000_000, batch_wait_ms: float = 5.0,
+                max_batch: int = 64, log_level: str = "info", graceful_timeout_s: float = 5.0) -> "uvicorn.Server":
+    """A uvicorn server (not yet running) for the predictor saved in `folder`; see `serve`."""
+    uvicorn = _require("uvicorn")
+    from tfclf.predictor import load_predictor, read_manifest
+
+    predictor = load_predictor(folder)  # verifies every file's checksum
+    app = create_app(predictor, max_texts=max_texts, max_chars=max_chars, max_body_bytes=max_body_bytes,
+                     batch_wait_ms=batch_wait_ms, max_batch=max_batch, info=read_manifest(folder, verify=False))
+    # lifespan="on": a model that fails its warm-up stops the server instead of serving errors.
+    # SIGTERM/SIGINT: uvicorn stops accepting, lets in-flight requests finish (up to the timeout).
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on",
+                            timeout_graceful_shutdown=graceful_timeout_s)
+    return uvicorn.Server(config)
+
+
+def serve(folder: str | os.PathLike, host: str = "127.0.0.1", port: int = 8000, max_texts: int = 64,
+          max_chars: int = 100_000, batch_wait_ms: float = 5.0, max_batch: int = 64, log_level: str = "info",
+          *, max_body_bytes: int = 2_000_000) -> None:
+    """Serves the predictor saved in `folder` over HTTP until SIGTERM or Ctrl-C.
+
+    Args:
+        folder: a folder written by `Predictor.save`.
+        host: the interface to listen on (the default, loopback, is reachable from this machine only).
+        port: the TCP port.
+        max_texts: texts per /predict request.
+        max_chars: characters per text.
+        batch_wait_ms: how long a batch waits for more concurrent requests.
+        max_batch: texts per model call.
+        log_level: uvicorn's log level.
+        max_body_bytes: request body size.
+
+    Example:
+        >>> tfclf.serve.serve("saved_predictors/news", port=8000)  # doctest: +SKIP
+    """
+    make_server(folder, host, port, max_texts=max_texts, max_chars=max_chars, max_body_bytes=max_body_bytes,
+                batch_wait_ms=batch_wait_ms, max_batch=max_batch, log_level=log_level).run()
