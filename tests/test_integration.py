@@ -75,11 +75,12 @@ def test_whole_workflow_on_a_slice(news, minilm_dir, tmp_path):
     assert all(np.array_equal(a, b) for a, b in zip(before, learner.model.get_weights()))
     assert suggestions.minimum is not None
 
-    learner.fit_onecycle(1e-4, 2, verbose=0)
+    learner.fit_onecycle(1e-4, 3, verbose=0)
     cm = learner.validate(class_names=t.get_classes(), print_report=False)
     accuracy = np.trace(cm) / cm.sum()
     print(f"slice accuracy: {accuracy:.4f}")
-    # Measured: 0.85-0.90 on this slice (chance is 0.25); the margin absorbs seed and BLAS noise.
+    # Measured: 0.842 on this slice with these settings (0.80 with lr 2e-4 x 2 epochs, 0.73 with
+    # 1e-4 x 2); chance is 0.25. The margin absorbs seed and BLAS noise.
     assert accuracy > 0.70, accuracy
 
     losses = learner.top_losses(3, preproc=t)
