@@ -295,3 +295,27 @@ def test_regression_end_to_end(tiny_distilbert_dir, toy_data, capsys, tmp_path):
         predictor.explain("good movie", num_samples=20)
     loaded = tfclf.load_predictor(predictor.save(tmp_path / "regression"))
     assert loaded.predict(["bad awful"]) == pytest.approx(predictor.predict(["bad awful"]), abs=1e-5)
+
+
+def test_ktrain_keyword_arguments_are_accepted(tiny_distilbert_dir, toy_data):
+    # Ported ktrain scripts pass these; they must work, not raise TypeError.
+    import tfclf
+    from tfclf import text
+
+    t = text.Transformer(str(tiny_distilbert_dir), maxlen=32)
+    trn = t.preprocess_train(*toy_data["train"], verbose=0)
+    val = t.preprocess_test(*toy_data["val"], verbose=0)
+    learner = tfclf.get_learner(t.get_classifier(metrics=["accuracy"]), train_data=trn, val_data=val,
+                                batch_size=32, eval_batch_size=32, workers=1, use_multiprocessing=False)
+    learner.autofit(1e-3, 1, cycle_momentum=True, max_momentum=0.95, min_momentum=0.85,
+                    class_weight={0: 1.0, 1: 2.0}, verbose=0)
+    moms = learner.history.history["momentum"]
+    lrs = learner.history.history["lr"]
+    # momentum mirrors the triangular LR: lowest where the LR peaks
+    assert int(np.argmin(moms)) == int(np.argmax(lrs))
+    assert min(moms) >= 0.85 - 1e-6 and max(moms) <= 0.95 + 1e-6
+    learner.fit_onecycle(lr=1e-3, epochs=1, class_weight={0: 1.0, 1: 1.0}, verbose=0)
+    cm = learner.evaluate(test_data=val, print_report=False)
+    assert cm.shape == (2, 2)
+    with pytest.raises(ValueError, match="class_weight"):
+        learner.fit(1e-3, 1, class_weight={"pos": 1.0}, verbose=0)

@@ -104,7 +104,7 @@ class Learner:
         return self._require_train().num_batches(self.batch_size)
 
     def _fit(self, epochs: int, make_schedule, *, run_info: dict, checkpoint_folder=None, resume: bool = False,
-             callbacks=None, verbose: int = 1, extra_callbacks=()):
+             callbacks=None, verbose: int = 1, extra_callbacks=(), class_weight: dict | None = None):
         """Runs Keras' fit with the schedule, recorder, NaN guard and checkpoints.
 
         `make_schedule(start_step)` builds the schedule callback; `run_info` describes the run so
@@ -135,6 +135,7 @@ class Learner:
                 initial_epoch=start_epoch,
                 callbacks=cbs,
                 verbose=verbose,
+                class_weight=_class_weight(class_weight, self.mode),
             )
         except KeyboardInterrupt:
             # The weights are those of the last finished step; keep what was learned and recorded.
@@ -252,7 +253,8 @@ class Learner:
     # -- training --------------------------------------------------------------------------------
     def fit_onecycle(self, lr: float, epochs: int, checkpoint_folder: str | Path | None = None,
                      cycle_momentum: bool = True, max_momentum: float = 0.95, min_momentum: float = 0.85,
-                     callbacks: list | None = None, verbose: int = 1, resume: bool = False):
+                     callbacks: list | None = None, verbose: int = 1, resume: bool = False,
+                     class_weight: dict | None = None):
         """Trains with the 1cycle policy (the exact shape is in `tfclf.schedules`).
 
         The LR rises from lr/10 to `lr` over the first half of all steps along half a cosine, then
@@ -287,13 +289,13 @@ class Learner:
             lambda start: schedules.make_schedule_callback(policy.lr, policy.momentum if cycle_momentum else None,
                                                            start_step=start),
             run_info=run_info, checkpoint_folder=checkpoint_folder, resume=resume, callbacks=callbacks,
-            verbose=verbose,
+            verbose=verbose, class_weight=class_weight,
         )
 
     def fit(self, lr: float, n_cycles: int, cycle_len: int | None = None, cycle_mult: int = 1,
             lr_decay: float = 1.0, checkpoint_folder: str | Path | None = None,
             early_stopping: int | None = None, callbacks: list | None = None, verbose: int = 1,
-            resume: bool = False):
+            resume: bool = False, class_weight: dict | None = None):
         """Trains at a constant LR for `n_cycles` epochs, or with SGDR when `cycle_len` is given.
 
         With `cycle_len`, there are `n_cycles` cosine-annealed cycles of `cycle_len` epochs, each
@@ -319,18 +321,20 @@ class Learner:
                     "cycle_mult": cycle_mult, "lr_decay": lr_decay}
         return self._fit(epochs, lambda start: schedules.make_schedule_callback(lr_fn, start_step=start),
                          run_info=run_info, checkpoint_folder=checkpoint_folder, resume=resume,
-                         callbacks=callbacks, verbose=verbose, extra_callbacks=extra)
+                         callbacks=callbacks, verbose=verbose, extra_callbacks=extra, class_weight=class_weight)
 
     def autofit(self, lr: float, epochs: int | None = None, early_stopping: int | None = None,
                 reduce_on_plateau: int | None = None, reduce_factor: float = 2.0,
                 checkpoint_folder: str | Path | None = None, monitor: str = "val_loss",
-                callbacks: list | None = None, verbose: int = 1):
+                callbacks: list | None = None, verbose: int = 1, cycle_momentum: bool = True,
+                max_momentum: float = 0.95, min_momentum: float = 0.85, class_weight: dict | None = None):
         """Trains with a triangular LR cycle per epoch (ktrain's autofit).
 
         With ``epochs=None`` it trains until `early_stopping` (default 5) epochs pass without
         improving `monitor`, lowering the peak LR by `reduce_factor` after `reduce_on_plateau`
         (default 2) epochs without improvement. The best weights are restored at the end when
-        early stopping is on.
+        early stopping is on. With `cycle_momentum`, Adam's beta_1 moves opposite to the LR
+        between the momentum bounds, as in `fit_onecycle`.
         """
         lr = _check_lr(lr)
         if epochs is None:
@@ -348,12 +352,20 @@ class Learner:
         if reduce_on_plateau:
             extra.append(_PeakReducer(peak, monitor, _check_positive_int(reduce_on_plateau, "reduce_on_plateau"),
                                       float(reduce_factor)))
+        def lr_fn(step):
+            return schedules.triangular_lr(step, spe, peak["lr"])
+
+        def momentum_fn(step):
+            # The LR's position in its cycle (0 at lr/10, 1 at the peak) mirrored onto beta_1.
+            frac = (lr_fn(step) - peak["lr"] / schedules.DIV_FACTOR) / (peak["lr"] * (1 - 1 / schedules.DIV_FACTOR))
+            return max_momentum - (max_momentum - min_momentum) * frac
+
         return self._fit(
             epochs,
-            lambda start: schedules.make_schedule_callback(lambda step: schedules.triangular_lr(step, spe, peak["lr"]),
+            lambda start: schedules.make_schedule_callback(lr_fn, momentum_fn if cycle_momentum else None,
                                                            start_step=start),
             run_info={"policy": "triangular", "lr": lr}, checkpoint_folder=checkpoint_folder,
-            callbacks=callbacks, verbose=verbose, extra_callbacks=extra,
+            callbacks=callbacks, verbose=verbose, extra_callbacks=extra, class_weight=class_weight,
         )
 
     def _early_stopping(self, patience: int, monitor: str = "val_loss"):
@@ -496,6 +508,19 @@ class Learner:
             raise FileNotFoundError(f"no saved model at {fpath} (expected a folder from save_model or a .h5 file)")
         self.model.load_weights(str(path))
         self._logits_fn = None
+
+
+def _class_weight(class_weight: dict | None, mode: str) -> dict | None:
+    """Validates ktrain-style ``{class_id: weight}`` (single-label data only)."""
+    if class_weight is None:
+        return None
+    if mode != MULTICLASS:
+        raise ValueError(f"class_weight applies to single-label data; this data is {mode}")
+    if not isinstance(class_weight, dict) or not all(
+        isinstance(k, (int, np.integer)) and isinstance(v, (int, float)) and v >= 0 for k, v in class_weight.items()
+    ):
+        raise ValueError("class_weight must map class ids (int) to non-negative weights, e.g. {0: 1.0, 1: 3.0}")
+    return {int(k): float(v) for k, v in class_weight.items()}
 
 
 class _PeakReducer(keras.callbacks.Callback):
