@@ -34,7 +34,17 @@ TRANSFORMER_ARGS = [
     ({"maxlen": 12.5}, TypeError, "maxlen"),
     ({"batch_size": 0}, ValueError, "batch_size"),
     ({"class_names": ["a"], "classes": ["b"]}, ValueError, "class_names"),
+    ({"class_names": "ab"}, TypeError, "class_names"),
+    ({"class_names": ["a", 1]}, TypeError, "class_names"),
+    ({"class_names": ["a", "a"]}, ValueError, "duplicates"),
+    ({"multilabel": "yes"}, TypeError, "multilabel"),
 ]
+
+
+@pytest.mark.parametrize("name", [None, "", "   ", 42])
+def test_transformer_rejects_a_bad_model_name_at_once(name):
+    with pytest.raises(TypeError, match="model_name"):
+        text.Transformer(name)
 
 
 @pytest.mark.parametrize("kwargs, error, word", TRANSFORMER_ARGS)

@@ -88,6 +88,21 @@ class Transformer:
         self._check_args()
 
     def _check_args(self) -> None:
+        if not isinstance(self.model_name, (str, os.PathLike)) or not str(self.model_name).strip():
+            raise TypeError(f"model_name must be a model-hub name or a folder path, got {self.model_name!r}")
+        for name in ("class_names", "classes"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+                raise TypeError(f"{name} must be a list of class-name strings, got {value!r}")
+            bad = [c for c in value if not isinstance(c, str) or not c]
+            if bad:
+                raise TypeError(f"{name} must hold non-empty strings; got {bad[0]!r}")
+            if len(set(value)) != len(list(value)):
+                raise ValueError(f"{name} has duplicates: {list(value)}")
+        if self.multilabel not in (None, True, False):
+            raise TypeError(f"multilabel must be True, False or None, got {self.multilabel!r}")
         if isinstance(self.maxlen, bool) or not isinstance(self.maxlen, (int, np.integer)):
             raise TypeError(f"maxlen must be an integer, got {self.maxlen!r}")
         if self.maxlen < 2:
