@@ -16,7 +16,7 @@ export TFCLF_20NG_ARCHIVE ?= $(SHARED)/data/20news-bydate.tar.gz
 endif
 export TFCLF_SHARED ?= $(SHARED)
 
-.PHONY: demo test test-fast install clean bench-serve
+.PHONY: demo test test-fast install clean bench-serve bench-ktrain-env bench-tfclf bench-ktrain bench-sklearn bench-compare
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,5 +42,38 @@ test-fast: $(STAMP)
 bench-serve: $(STAMP)
 	$(BIN)/python benchmarks/serve_load.py --predictor saved_predictors/20ng-minilm
 
+# ktrain 0.41.4, for benchmarks/bench_ktrain.py only, in its own virtual environment (never the
+# project's): `$(KTRAIN_VENV)/bin/python benchmarks/bench_ktrain.py --config quick --model DIR`.
+# Same TensorFlow/transformers as tfclf; eli5 and IPython for ktrain's explain(). All of ktrain's
+# own dependencies (keras_bert, jieba, langdetect, syntok, tika, whoosh, ...) install from pip as is.
+KTRAIN_VENV ?= benchmarks/.venv-ktrain
+KTRAIN_STAMP := $(KTRAIN_VENV)/.installed
+
+$(KTRAIN_STAMP):
+	$(PYTHON) -m venv $(KTRAIN_VENV)
+	$(KTRAIN_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(KTRAIN_VENV)/bin/python -m pip install --quiet "ktrain==0.41.4" "tensorflow==2.21.*" "tf-keras==2.21.*" \
+		"transformers==4.57.6" "eli5==0.16.0" ipython safetensors
+	TF_USE_LEGACY_KERAS=1 TF_CPP_MIN_LOG_LEVEL=3 $(KTRAIN_VENV)/bin/python -c \
+		"import numpy as np; np.Inf = np.inf; import ktrain, eli5, IPython; from ktrain import text; print('ktrain', ktrain.__version__)"
+	touch $(KTRAIN_STAMP)
+
+bench-ktrain-env: $(KTRAIN_STAMP)
+
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
+
+# The 20 Newsgroups tutorial, side by side (benchmarks/README.md): CONFIG=quick|standard.
+CONFIG ?= quick
+BENCH_MODEL ?= $(SHARED)/models/all-MiniLM-L6-v2
+bench-tfclf: $(STAMP)
+	cd benchmarks && ../$(BIN)/python bench_tfclf.py --config $(CONFIG) --model $(BENCH_MODEL)
+
+bench-ktrain: bench-ktrain-env
+	$(KTRAIN_VENV)/bin/python benchmarks/bench_ktrain.py --config $(CONFIG) --model $(BENCH_MODEL)
+
+bench-sklearn: $(STAMP)
+	cd benchmarks && ../$(BIN)/python bench_sklearn.py --config $(CONFIG)
+
+bench-compare:
+	$(PYTHON) benchmarks/compare.py --config $(CONFIG)
