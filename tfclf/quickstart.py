@@ -211,8 +211,10 @@ def run(data: str = "auto", model: str = "auto", maxlen: int | None = None, epoc
     fig.savefig(lr_png, dpi=110)
     timings["lr_find_s"] = time.perf_counter() - t0
     say(f"LR finder plot: {lr_png}")
-    if settings.lr is not None:
-        chosen_lr, lr_why = settings.lr, f"{settings.lr:.1E} as given"
+    if lr is not None:
+        chosen_lr, lr_why = lr, f"{lr:.1E} as given (--lr)"
+    elif settings.lr is not None:
+        chosen_lr, lr_why = settings.lr, f"the tutorial's {settings.lr:.0E} (GPU default; suggestions shown above)"
     else:
         chosen_lr, lr_why = pick_lr(suggestions, fallback=1e-4 if "MiniLM" in model_path else 5e-5)
     say(f"learning rate: {lr_why}")
