@@ -258,23 +258,28 @@ def test_lr_find_sweeps_exponentially_and_smooths(shared_learner):
     np.testing.assert_allclose(losses, smooth(raw, 0.98), rtol=1e-9)
 
 
-def test_lr_find_sets_the_recorded_lr_on_the_optimizer(shared_learner, monkeypatch):
-    # lrs_seen could be the schedule without ever being applied: read the optimizer itself.
+def _hook_sweep_batch_end(monkeypatch, hook):
+    """Routes the sweep callback's on_train_batch_end through hook(cb, original, batch, logs)."""
     real = lr_finder.make_sweep_callback
-    applied = []
 
-    def spying(*args, **kwargs):
+    def patched(*args, **kwargs):
         cb = real(*args, **kwargs)
         original = cb.on_train_batch_end
-
-        def on_train_batch_end(batch, logs=None):
-            applied.append(float(cb.model.optimizer.learning_rate.numpy()))
-            original(batch, logs)
-
-        cb.on_train_batch_end = on_train_batch_end
+        cb.on_train_batch_end = lambda batch, logs=None: hook(cb, original, batch, logs)
         return cb
 
-    monkeypatch.setattr(lr_finder, "make_sweep_callback", spying)
+    monkeypatch.setattr(lr_finder, "make_sweep_callback", patched)
+
+
+def test_lr_find_sets_the_recorded_lr_on_the_optimizer(shared_learner, monkeypatch):
+    # lrs_seen could be the schedule without ever being applied: read the optimizer itself.
+    applied = []
+
+    def spy(cb, original, batch, logs):
+        applied.append(float(cb.model.optimizer.learning_rate.numpy()))
+        original(batch, logs)
+
+    _hook_sweep_batch_end(monkeypatch, spy)
     shared_learner.lr_find(start_lr=1e-6, end_lr=1, max_steps=20, verbose=0, stop_factor=None)
     np.testing.assert_allclose(applied, shared_learner.lr_finder_["lrs"], rtol=1e-6)
 
@@ -283,23 +288,15 @@ def test_lr_find_restores_on_keyboard_interrupt(shared_learner, monkeypatch):
     learner = shared_learner
     weights, opt_vars, lr, beta = _state(learner.model)
     previous_curve = learner.lr_finder_
-    real = lr_finder.make_sweep_callback
     seen = []
 
-    def interrupting(*args, **kwargs):
-        cb = real(*args, **kwargs)
-        original = cb.on_train_batch_end
+    def interrupt(cb, original, batch, logs):
+        original(batch, logs)
+        seen.append(batch)
+        if len(cb.raw_losses) == 7:
+            raise KeyboardInterrupt  # what Ctrl-C raises, mid-sweep
 
-        def on_train_batch_end(batch, logs=None):
-            original(batch, logs)
-            seen.append(batch)
-            if len(cb.raw_losses) == 7:
-                raise KeyboardInterrupt  # what Ctrl-C raises, mid-sweep
-
-        cb.on_train_batch_end = on_train_batch_end
-        return cb
-
-    monkeypatch.setattr(lr_finder, "make_sweep_callback", interrupting)
+    _hook_sweep_batch_end(monkeypatch, interrupt)
     with pytest.raises(KeyboardInterrupt):
         learner.lr_find(start_lr=1e-5, end_lr=10, max_steps=30, verbose=0)
     assert len(seen) == 7  # it really was interrupted after some training steps

@@ -96,7 +96,7 @@ def _predict(args) -> None:
         raise ValueError("the input has no lines to classify")
     predictor = load_predictor(args.predictor, batch_size=args.batch_size)
     probs = predictor.predict_proba(texts)
-    labels = predictor.preproc.codec_.decode(probs, threshold=predictor.threshold)
+    labels = predictor.decode(probs)
     classes = predictor.get_classes()
     for label, row in zip(labels, probs):
         if args.proba:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tfclf._util import positive_int
 from tfclf.labels import REGRESSION
 
 DEFAULT_NUM_SAMPLES = 1000
@@ -114,8 +115,7 @@ def explain_text(predictor, doc: str, *, num_features: int = 10, num_samples: in
         raise ValueError("explain needs a text with at least one word")
     num_samples = DEFAULT_NUM_SAMPLES if num_samples is None else num_samples
     for name, value in (("num_samples", num_samples), ("num_features", num_features), ("truncate_len", truncate_len)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        positive_int(value, name)
     if predictor.mode == REGRESSION:
         raise ValueError("explain supports classifiers; this predictor does regression")
     classes = predictor.get_classes()
@@ -124,7 +124,7 @@ def explain_text(predictor, doc: str, *, num_features: int = 10, num_samples: in
     words = doc.split()
     text = " ".join(words[:truncate_len]) if len(words) > truncate_len else doc
     probs = predictor.predict_proba(text)
-    predicted = predictor.preproc.codec_.decode(probs[None, :], threshold=predictor.threshold)[0]
+    predicted = predictor.decode(probs)[0]
     if all_targets:
         targets = list(range(len(classes)))
     elif class_name is not None:

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from tfclf._util import class_names as check_class_names
+
 MULTICLASS = "multiclass"
 MULTILABEL = "multilabel"
 REGRESSION = "regression"
@@ -141,17 +143,7 @@ class LabelCodec:
             raise ValueError(f"every regression target is {encoded[0]:g}: there is nothing to learn")
 
     def _checked_class_names(self) -> list[str] | None:
-        if self.class_names is None or len(self.class_names) == 0:
-            return None
-        if isinstance(self.class_names, str):
-            raise TypeError("class_names must be a list of strings, not a single string")
-        names = list(self.class_names)
-        for n in names:
-            if not isinstance(n, str) or not n:
-                raise TypeError(f"class_names must be non-empty strings; got {n!r}")
-        if len(set(names)) != len(names):
-            raise ValueError(f"class_names has duplicates: {names}")
-        return names
+        return check_class_names(self.class_names)
 
     def _fit_rows(self, arr: np.ndarray, names: list[str] | None) -> None:
         rows = np.asarray(arr, dtype=np.float64)

@@ -12,17 +12,12 @@ import numpy as np
 from tfclf import lr_finder, schedules
 from tfclf._compat import keras
 from tfclf.callbacks import BestWeightsGuard, EpochCheckpoint, Recorder, latest_checkpoint, restore_checkpoint
+from tfclf._util import positive_int as _check_positive_int
 from tfclf.data import TextDataset
 from tfclf.inference import LogitsFunction, per_example_loss, predict_logits, to_probabilities
 from tfclf.labels import MULTICLASS, MULTILABEL, REGRESSION
 
 DEFAULT_SWEEP_STEPS = 100
-
-
-def _check_positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def _check_lr(lr: Any, name: str = "lr") -> float:
@@ -126,7 +121,6 @@ class Learner:
             cbs.append(EpochCheckpoint(checkpoint_folder, run_info, spe))
         cbs.extend(callbacks or [])
         val = self.val_data.to_tf(self.eval_batch_size) if self.val_data is not None else None
-        self._logits_fn = None
         try:
             self.model.fit(
                 train.to_tf(self.batch_size, shuffle=True, seed=self.seed, start_epoch=start_epoch),
@@ -507,7 +501,6 @@ class Learner:
         if not path.is_file():
             raise FileNotFoundError(f"no saved model at {fpath} (expected a folder from save_model or a .h5 file)")
         self.model.load_weights(str(path))
-        self._logits_fn = None
 
 
 def _class_weight(class_weight: dict | None, mode: str) -> dict | None:

@@ -13,7 +13,6 @@ A saved predictor is a folder in Hugging Face layout plus a manifest, and never 
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import os
 import shutil
@@ -24,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from tfclf._util import positive_int
+from tfclf._util import sha256_file as _sha256
 from tfclf.data import TextDataset
 from tfclf.inference import LogitsFunction, predict_logits, to_probabilities
 
@@ -58,8 +59,7 @@ class Predictor:
     def __init__(self, model, preproc: Transformer, batch_size: int = 32, threshold: float = 0.5):
         if not isinstance(preproc, Transformer):
             raise TypeError(f"preproc must be the Transformer used for preprocessing, got {type(preproc).__name__}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        positive_int(batch_size, "batch_size")
         preproc._codec()  # a Predictor needs the learned labels
         self.model = model
         self.preproc = preproc
@@ -106,8 +106,12 @@ class Predictor:
             return self.predict_proba(texts)
         single = isinstance(texts, str)
         probs = self._forward([texts] if single else check_texts(texts))
-        labels = self.preproc.codec_.decode(probs, threshold=self.threshold)
+        labels = self.decode(probs)
         return labels[0] if single else labels
+
+    def decode(self, probs: np.ndarray) -> list:
+        """Labels for rows of `predict_proba` output (multi-label: the classes >= the threshold)."""
+        return self.preproc.codec_.decode(np.atleast_2d(probs), threshold=self.threshold)
 
     def explain(self, doc: str, num_features: int = 10, num_samples: int | None = None,
                 class_name: str | None = None, truncate_len: int = 512, all_targets: bool = False,
@@ -193,14 +197,6 @@ def _swap_into_place(tmp: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         tmp.rename(target)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _looks_pickled(path: Path) -> bool:

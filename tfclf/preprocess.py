@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from tfclf._util import class_names as check_class_names
+from tfclf._util import positive_int
 from tfclf.data import TextDataset
 from tfclf.labels import MULTILABEL, REGRESSION, LabelCodec
 
@@ -90,27 +92,16 @@ class Transformer:
     def _check_args(self) -> None:
         if not isinstance(self.model_name, (str, os.PathLike)) or not str(self.model_name).strip():
             raise TypeError(f"model_name must be a model-hub name or a folder path, got {self.model_name!r}")
-        for name in ("class_names", "classes"):
-            value = getattr(self, name)
-            if value is None:
-                continue
-            if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
-                raise TypeError(f"{name} must be a list of class-name strings, got {value!r}")
-            bad = [c for c in value if not isinstance(c, str) or not c]
-            if bad:
-                raise TypeError(f"{name} must hold non-empty strings; got {bad[0]!r}")
-            if len(set(value)) != len(list(value)):
-                raise ValueError(f"{name} has duplicates: {list(value)}")
+        check_class_names(self.class_names, "class_names")
+        check_class_names(self.classes, "classes")
         if self.multilabel not in (None, True, False):
             raise TypeError(f"multilabel must be True, False or None, got {self.multilabel!r}")
         if isinstance(self.maxlen, bool) or not isinstance(self.maxlen, (int, np.integer)):
             raise TypeError(f"maxlen must be an integer, got {self.maxlen!r}")
         if self.maxlen < 2:
             raise ValueError(f"maxlen must be >= 2 (room for the special tokens), got {self.maxlen}")
-        if self.batch_size is not None and (
-            isinstance(self.batch_size, bool) or not isinstance(self.batch_size, (int, np.integer)) or self.batch_size < 1
-        ):
-            raise ValueError(f"batch_size must be a positive integer or None, got {self.batch_size!r}")
+        if self.batch_size is not None:
+            positive_int(self.batch_size, "batch_size")
         if self.class_names and self.classes and list(self.class_names) != list(self.classes):
             raise ValueError("class_names and classes disagree: pass only one of them")
 

@@ -23,6 +23,8 @@ import importlib
 import os
 from typing import TYPE_CHECKING, Any, Callable
 
+from tfclf._util import positive_int
+
 if TYPE_CHECKING:  # pragma: no cover
     import fastapi
     import uvicorn
@@ -267,8 +269,7 @@ def create_app(predictor, *, max_texts: int = 64, max_chars: int = 100_000, max_
 
     for name, value in (("max_texts", max_texts), ("max_chars", max_chars), ("max_body_bytes", max_body_bytes),
                         ("max_batch", max_batch)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        positive_int(value, name)
     if not isinstance(batch_wait_ms, (int, float)) or not 0 <= batch_wait_ms <= 10_000:
         raise ValueError(f"batch_wait_ms must be between 0 and 10000, got {batch_wait_ms!r}")
     PredictRequest, PredictResponse, ExplainRequest, ExplainResponse, ErrorResponse = _models()
@@ -341,7 +342,7 @@ def create_app(predictor, *, max_texts: int = 64, max_chars: int = 100_000, max_
         for i, text in enumerate(body.texts):
             check_length(text, f"texts[{i}]")
         probs = await batcher.submit(body.texts)
-        out = {"labels": predictor.preproc.codec_.decode(probs, threshold=predictor.threshold),
+        out = {"labels": predictor.decode(probs),
                "classes": about["classes"]}
         if body.return_proba:
             out["probabilities"] = probs.tolist()

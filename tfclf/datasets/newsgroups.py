@@ -8,7 +8,6 @@ come from a local copy of the original ``20news-bydate.tar.gz``, so it works off
 from __future__ import annotations
 
 import gzip
-import hashlib
 import numbers
 import os
 import shutil
@@ -24,6 +23,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from tfclf._util import sha256_file
 from tfclf.datasets._types import TextData
 
 __all__ = ["load_20newsgroups", "NEWSGROUPS_TUTORIAL_CATEGORIES"]
@@ -301,11 +301,7 @@ def _sha256(path: Path) -> str:
     stat = path.stat()
     key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
     if key not in _SHA_MEMO:
-        digest = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-        _SHA_MEMO[key] = digest.hexdigest()
+        _SHA_MEMO[key] = sha256_file(path)
     return _SHA_MEMO[key]
 
 

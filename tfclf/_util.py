@@ -1,0 +1,44 @@
+"""Small checks and helpers shared across modules; imports nothing heavy (no TensorFlow)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def positive_int(value: Any, name: str) -> int:
+    """`value` as an int if it is a whole number >= 1, else a ValueError naming `name`."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def class_names(value: Any, name: str = "class_names") -> list[str] | None:
+    """A list of distinct non-empty strings, or None for None / empty; else a clear error."""
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"{name} must be a list of strings, not a single string")
+    if not hasattr(value, "__iter__"):
+        raise TypeError(f"{name} must be a list of strings, not {value!r}")
+    names = list(value)
+    if not names:
+        return None
+    for n in names:
+        if not isinstance(n, str) or not n:
+            raise TypeError(f"{name} must be non-empty strings; got {n!r}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"{name} has duplicates: {names}")
+    return names
+
+
+def sha256_file(path: Path) -> str:
+    """The sha256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
