@@ -11,7 +11,7 @@ Runs in its own virtual environment (`make bench-ktrain-env` creates it):
 ktrain reads only TensorFlow weights (`tf_model.h5`) without torch, so a model folder with
 PyTorch-format safetensors is converted once by convert_to_tf.py into `--work`/<name>-tf/.
 
-`--limit N` (not in --help) keeps the first N train and N test documents and writes
+`--limit N` keeps the first N train and N test documents and writes
 results/ktrain-CONFIG-smoke.json: a check that the harness works end to end, not a result.
 """
 
@@ -24,7 +24,6 @@ import os
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import argparse
 import shutil
 import subprocess
 import sys
@@ -40,20 +39,13 @@ SYSTEM = "ktrain"
 # ktrain's tutorial (and tfclf's port of it) sweeps the LR finder over one epoch.
 LR_FIND_EPOCHS = 1
 
-# Run-time shims for ktrain 0.41.4 on today's stack. Each one works around a ktrain bug without
-# changing what ktrain computes; ktrain's installed files are never edited.
-NUMPY_SHIM = (
-    # NumPy 2 removed the `np.Inf` alias; ktrain's CyclicLR (ktrain/lroptimize/triangular.py,
-    # which fit_onecycle and autofit build) still reads it and raises AttributeError. Set before
-    # ktrain is imported, here and in the fresh process that times load_predictor.
-    "import numpy as np\n"
-    "if not hasattr(np, 'Inf'):\n"
-    "    np.Inf = np.inf\n"
-)
+# Run-time shims for ktrain 0.41.4 on today's stack: bench_common.KTRAIN_NUMPY_SHIM (also run in
+# the fresh process that times load_predictor) and the ones in apply_shims. Each works around a
+# ktrain bug without changing what ktrain computes; ktrain's installed files are never edited.
 
 
 def apply_shims() -> None:
-    exec(NUMPY_SHIM, {})
+    exec(bc.KTRAIN_NUMPY_SHIM, {})
 
     import tensorflow as tf
     import ktrain.core
@@ -93,22 +85,11 @@ def apply_shims() -> None:
     from eli5.lime import TextExplainer  # noqa: F401
 
 
-def parse_args() -> tuple[argparse.Namespace, int | None]:
-    # --limit is hidden and parsed before bench_common's parser, which does not know it.
-    pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument("--limit", type=int, help=argparse.SUPPRESS)
-    pre.add_argument("--lr-find-epochs", type=int, default=LR_FIND_EPOCHS, help=argparse.SUPPRESS)
-    known, rest = pre.parse_known_args()
-    argv = sys.argv
-    sys.argv = [argv[0], *rest]
-    try:
-        args = bc.parse_args(__doc__.splitlines()[0])
-    finally:
-        sys.argv = argv  # bench_common.write records the command as given
-    args.lr_find_epochs = known.lr_find_epochs
-    if known.limit is not None and known.limit < 1:
-        raise SystemExit("--limit must be a positive number of documents")
-    return args, known.limit
+def parse_args():
+    return bc.parse_args(__doc__.splitlines()[0], extra=[
+        (("--lr-find-epochs",), dict(type=int, default=LR_FIND_EPOCHS,
+                                     help="epochs of ktrain's LR-finder sweep (default 1, as in its tutorial)")),
+    ])
 
 
 def tf_model_dir(model: str, work: str) -> Path:
@@ -124,16 +105,14 @@ def tf_model_dir(model: str, work: str) -> Path:
 
 
 def main() -> None:
-    args, limit = parse_args()
+    args = parse_args()
     cfg = bc.config(args)
-    name = cfg.name + ("-smoke" if limit else "")
-    output = args.output or (str(bc.RESULTS / f"{SYSTEM}-{name}.json") if limit else None)
+    name = cfg.name
+    output = args.output
 
-    train, test = bc.load_data(args.archive)
+    train, test = bc.load_data(args.archive, args.limit)
     x_train, y_train = list(train.texts), train.target
     x_test, y_test = list(test.texts), test.target
-    if limit:
-        x_train, y_train, x_test, y_test = x_train[:limit], y_train[:limit], x_test[:limit], y_test[:limit]
     model_dir = tf_model_dir(args.model, args.work)
 
     apply_shims()
@@ -200,12 +179,7 @@ def main() -> None:
     t0 = time.perf_counter()
     predictor.save(str(folder))
     save_s = time.perf_counter() - t0
-    load_s = bc.timed_subprocess(
-        "import os\nos.environ['TF_USE_LEGACY_KERAS'] = '1'\n" + NUMPY_SHIM + "import time, ktrain\n"
-        f"t0 = time.perf_counter()\np = ktrain.load_predictor({str(folder)!r})\nt = time.perf_counter() - t0\n"
-        f"print(p.predict({x_test[0][:2000]!r}))\nprint(t)\n",
-        env={"TF_CPP_MIN_LOG_LEVEL": "2"},
-    )
+    load = bc.load_timings(*bc.load_code("ktrain", folder, x_test[0]), env={"TF_CPP_MIN_LOG_LEVEL": "2"})
 
     bc.write({
         "system": SYSTEM, "config": name,
@@ -215,10 +189,11 @@ def main() -> None:
         "lr_find_s": round(lr_find_s, 1), "lr_suggestion": lr_suggestion,
         "train_s": round(train_s, 1), "train_tokens_per_s": round(tokens / train_s, 1),
         "peak_rss_mb": bc.peak_rss_mb(), "eval_docs_per_s": round(len(x_test) / eval_s, 1),
-        "save_s": round(save_s, 2), "size_mb": bc.folder_mb(folder), "load_s": load_s,
+        "save_s": round(save_s, 2), "size_mb": bc.folder_mb(folder), "load_s": load["load_s"],
         "predict_docs_per_s": round(len(x_test) / predict_s, 1), "latency_ms_p50": p50, "latency_ms_p95": p95,
         "explain_s": round(explain_s, 2),
         # beyond FIELDS
+        "cold_start_s": load["cold_start_s"], "load_timings": load,
         "lr_find_steps": lr_find_steps, "lr_find_epochs": args.lr_find_epochs,
         "predictor_test_accuracy": round(float(predictor_acc), 4),
         "n_train": len(x_train), "n_test": len(x_test), "model": str(Path(args.model).resolve()),

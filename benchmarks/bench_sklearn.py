@@ -6,6 +6,8 @@ alpha 1e-3) and MultinomialNB, as in its "Working with Text Data" tutorial.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import time
 
 from sklearn.feature_extraction.text import TfidfTransformer, CountVectorizer
@@ -41,14 +43,14 @@ def run(name: str, clf, train, test, cfg) -> dict:
 def main() -> None:
     args = bc.parse_args(__doc__.splitlines()[0], needs_model=False)
     cfg = bc.config(args)
-    train, test = bc.load_data(args.archive)
+    train, test = bc.load_data(args.archive, args.limit)
     for name, clf in (
         ("sklearn-svm", SGDClassifier(loss="hinge", penalty="l2", alpha=1e-3, random_state=42, max_iter=5, tol=None)),
         ("sklearn-nb", MultinomialNB()),
     ):
         result = run(name, clf, train, test, cfg)
         print(name, result["test_accuracy"])
-        bc.write(result, name, cfg, None)
+        bc.write(result, name, cfg, None if args.output is None else str(Path(args.output).with_name(f"{name}-{cfg.name}.json")))
 
 
 if __name__ == "__main__":

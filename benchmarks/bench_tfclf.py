@@ -16,19 +16,40 @@ from sklearn.metrics import accuracy_score, f1_score
 import bench_common as bc
 
 
+def executed_and_model_flops(trn, cfg, dims) -> tuple[float, float]:
+    """Training FLOPs of the epochs just run: as executed (each batch at its padded width, the
+    same batch orders the Learner drew: same seed, epochs numbered from 0) and the model's
+    useful FLOPs on the documents' own tokens."""
+    from tfclf.data import padded_length
+
+    executed = 0.0
+    for epoch in range(cfg.epochs):
+        for index in trn.batch_order(cfg.batch_size, shuffle=True, seed=cfg.seed, epoch=epoch):
+            lengths = trn.lengths[index]
+            executed += bc.train_flops(dims, lengths, padded_length(int(lengths.max()), trn.maxlen))
+    return executed, bc.train_flops(dims, trn.lengths) * cfg.epochs
+
+
 def main() -> None:
-    args = bc.parse_args(__doc__.splitlines()[0])
+    args = bc.parse_args(__doc__.splitlines()[0], extra=[
+        (("--precision",), dict(default="auto", help="tfclf's precision: auto (default), float32, mixed_bfloat16, "
+                                                     "mixed_float16")),
+        (("--peak-seconds",), dict(type=float, default=3.0, help="time spent measuring each matmul peak")),
+    ])
     cfg = bc.config(args)
-    train, test = bc.load_data(args.archive)
+    train, test = bc.load_data(args.archive, args.limit)
 
     import tfclf
     from tfclf import text
 
     tfclf.set_seed(cfg.seed)
-    t = text.Transformer(args.model, maxlen=cfg.maxlen, class_names=train.class_names)
+    from tfclf.precision import model_precision
+
+    t = text.Transformer(args.model, maxlen=cfg.maxlen, class_names=train.class_names, precision=args.precision)
     trn = t.preprocess_train(train.texts, train.labels)
     val = t.preprocess_test(test.texts, test.labels)
     learner = tfclf.get_learner(t.get_classifier(), trn, val, batch_size=cfg.batch_size, seed=cfg.seed)
+    precision = model_precision(learner.model)
 
     t0 = time.perf_counter()
     suggestions = learner.lr_find(verbose=1)
@@ -62,11 +83,10 @@ def main() -> None:
     t0 = time.perf_counter()
     predictor.save(folder)
     save_s = time.perf_counter() - t0
-    load_s = bc.timed_subprocess(
-        # tfclf imports TensorFlow lazily: import it first, so that only loading is timed (as for ktrain).
-        "import time, tfclf, tfclf.predictor\nt0 = time.perf_counter()\n"
-        f"tfclf.load_predictor({str(folder)!r})\nprint(time.perf_counter() - t0)\n"
-    )
+    load = bc.load_timings(*bc.load_code("tfclf", folder, test.texts[0], args.precision))
+    executed, model_flops = executed_and_model_flops(trn, cfg, bc.encoder_dims(args.model))
+    peak = {dtype: bc.matmul_peak_gflops(dtype, seconds=args.peak_seconds) for dtype in ("float32", "bfloat16")}
+    peak_here = peak["bfloat16" if "bfloat16" in precision else "float32"]
 
     bc.write({
         "system": "tfclf", "config": cfg.name,
@@ -76,9 +96,15 @@ def main() -> None:
         "lr_find_s": round(lr_find_s, 1), "lr_suggestion": suggestions._asdict(),
         "train_s": round(train_s, 1), "train_tokens_per_s": round(tokens / train_s, 1),
         "peak_rss_mb": bc.peak_rss_mb(), "eval_docs_per_s": round(len(val) / eval_s, 1),
-        "save_s": round(save_s, 2), "size_mb": bc.folder_mb(folder), "load_s": load_s,
+        "save_s": round(save_s, 2), "size_mb": bc.folder_mb(folder), "load_s": load["load_s"],
         "predict_docs_per_s": round(len(test.texts) / predict_s, 1), "latency_ms_p50": p50, "latency_ms_p95": p95,
         "explain_s": round(explain_s, 2),
+        # beyond FIELDS
+        "precision": precision, "cold_start_s": load["cold_start_s"], "load_timings": load,
+        "train_executed_gflops_per_s": round(executed / train_s / 1e9, 2),
+        "train_model_gflops_per_s": round(model_flops / train_s / 1e9, 2),
+        "matmul_peak_gflops": peak,
+        "train_fraction_of_peak": round(executed / train_s / 1e9 / peak_here, 3),
         "versions": bc.package_versions("tfclf", "tensorflow", "tf-keras", "transformers", "numpy", "scikit-learn"),
     }, "tfclf", cfg, args.output)
 

@@ -24,11 +24,17 @@ ROWS = [
     ("evaluation (docs/s)", "eval_docs_per_s", "higher"),
     ("predictor save time (s)", "save_s", "lower"),
     ("predictor size on disk (MB)", "size_mb", "lower"),
-    ("predictor load time, fresh process (s)", "load_s", "lower"),
+    ("predictor load time, fresh process, after imports (s)", "load_s", "lower"),
+    ("cold start: import + load + first prediction (s)", "cold_start_s", "lower"),
     ("batch prediction (docs/s)", "predict_docs_per_s", "higher"),
     ("single-document latency p50 (ms)", "latency_ms_p50", "lower"),
     ("single-document latency p95 (ms)", "latency_ms_p95", "lower"),
     ("explain wall time (s)", "explain_s", "lower"),
+    ("precision (Keras dtype policy)", "precision", None),
+    ("training GFLOP/s executed (padding included)", "train_executed_gflops_per_s", "higher"),
+    ("training GFLOP/s on real tokens (model FLOPs)", "train_model_gflops_per_s", "higher"),
+    ("measured matmul peak GFLOP/s", "matmul_peak_gflops", None),
+    ("executed training FLOP/s as a fraction of that peak", "train_fraction_of_peak", "higher"),
     ("library versions", "versions", None),
 ]
 
@@ -37,7 +43,9 @@ def fmt(value) -> str:
     if value is None:
         return "-"
     if isinstance(value, dict):
-        return ", ".join(f"{k} {v:.1E}" if isinstance(v, float) else f"{k} {v}" for k, v in value.items())
+        # learning rates in scientific notation, everything else as any other number
+        return ", ".join(f"{k} {v:.1E}" if isinstance(v, float) and 0 < abs(v) < 0.01 else f"{k} {fmt(v)}"
+                         for k, v in value.items())
     if isinstance(value, (list, tuple)):
         return " / ".join(fmt(v) for v in value)
     if isinstance(value, float):
@@ -55,14 +63,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="standard")
     parser.add_argument("--no-append", action="store_true", help="print only")
+    parser.add_argument("--results", default=str(HERE / "results"), help="the folder of JSON results")
+    parser.add_argument("--out", default=str(HERE / "RESULTS.md"), help="the Markdown file to append to")
     args = parser.parse_args()
     results = {}
     for system in SYSTEMS:
-        path = HERE / "results" / f"{system}-{args.config}.json"
+        path = Path(args.results) / f"{system}-{args.config}.json"
         if path.is_file():
             results[system] = json.loads(path.read_text())
     if not results:
-        raise SystemExit(f"no results for config {args.config!r} in {HERE / 'results'}")
+        raise SystemExit(f"no results for config {args.config!r} in {args.results}")
     present = [s for s in SYSTEMS if s in results]
     header = "| field | " + " | ".join(present) + " | tfclf/ktrain |"
     lines = [header, "|" + "---|" * (len(present) + 2)]
@@ -85,7 +95,7 @@ def main() -> None:
     for s in present:
         r = results[s]
         notes.append(f"- {s} ({r['date']}): `{r['command']}`" + (f"; {r.get('versions')}" if r.get("versions") else ""))
-    with open(HERE / "RESULTS.md", "a", encoding="utf-8") as f:
+    with open(args.out, "a", encoding="utf-8") as f:
         f.write("\n".join(notes) + "\n")
 
 

@@ -14,6 +14,9 @@ os.environ["TF_USE_LEGACY_KERAS"] = "1"
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Tests compare probabilities across save / reload / resume at tight tolerances, so they run in
+# float32 unless a test asks for a policy itself (test_precision.py covers bfloat16 and float16).
+os.environ["TFCLF_PRECISION"] = "float32"
 # Plots are built in tests, never shown: a non-interactive backend never opens a window or blocks.
 os.environ["MPLBACKEND"] = "Agg"
 

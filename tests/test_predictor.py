@@ -284,6 +284,32 @@ def test_explain(predictor):
     assert predictor.explain("bad awful", num_samples=50).class_name == "neg"
 
 
+def test_explain_predicts_each_distinct_perturbation_once(predictor, monkeypatch):
+    from lime.lime_text import LimeTextExplainer
+
+    doc = "bad awful film"  # 3 words: at most 2**3 distinct perturbations, whatever num_samples is
+    seen = []
+    forward = predictor._forward
+
+    def spy(texts):
+        seen.append(list(texts))
+        return forward(texts)
+
+    monkeypatch.setattr(predictor, "_forward", spy)
+    exp = predictor.explain(doc, num_samples=300, class_name="neg")
+    lime_batch = max(seen, key=len)
+    assert len(lime_batch) == len(set(lime_batch)) <= 8
+    monkeypatch.setattr(predictor, "_forward", forward)
+    # Same weights as LIME predicting all 300 samples one by one.
+    naive = LimeTextExplainer(class_names=predictor.get_classes(), random_state=0, bow=True).explain_instance(
+        doc, lambda ts: np.stack([predictor.predict_proba(t) for t in ts]), labels=[0], num_features=10,
+        num_samples=300)
+    got, want = dict(exp.as_list()), dict(naive.as_list(label=0))
+    assert got.keys() == want.keys()
+    for word in got:
+        assert got[word] == pytest.approx(want[word], abs=1e-5)
+
+
 def test_explain_other_classes(predictor):
     doc = "awful plot but great music"
     neg = predictor.explain(doc, num_samples=100, class_name="neg", num_features=3)

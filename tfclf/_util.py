@@ -42,3 +42,9 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def base_optimizer(optimizer: Any) -> Any:
+    """The optimizer that holds the hyperparameters: the inner one of a LossScaleOptimizer
+    (which mixed_float16 puts around Adam), else `optimizer` itself."""
+    return getattr(optimizer, "inner_optimizer", optimizer)

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from tfclf._compat import keras
+from tfclf._util import base_optimizer
 
 
 class BatchLoss:
@@ -42,7 +43,7 @@ class Recorder(keras.callbacks.Callback):
         self._unaverage = BatchLoss()
 
     def on_train_batch_end(self, batch, logs=None):
-        opt = self.model.optimizer
+        opt = base_optimizer(self.model.optimizer)
         self.lrs.append(float(keras.backend.get_value(opt.learning_rate)))
         beta = getattr(opt, "beta_1", None)
         self.momentums.append(float(keras.backend.get_value(beta)) if beta is not None else math.nan)

@@ -133,7 +133,11 @@ def explain_text(predictor, doc: str, *, num_features: int = 10, num_samples: in
         targets = [int(np.argmax(probs))]
 
     def classifier_fn(texts):
-        return predictor.predict_proba(list(texts))
+        # LIME drops random subsets of words; on short texts many draws coincide, and each
+        # distinct text needs predicting only once. The batch goes through the predictor's
+        # length-sorted path, so the shorter perturbations also run in shorter batches.
+        unique, inverse = np.unique(np.asarray(list(texts), dtype=object), return_inverse=True)
+        return predictor.predict_proba(unique.tolist())[inverse.reshape(-1)]
 
     explainer = LimeTextExplainer(class_names=classes, random_state=seed, bow=True)
     lime_exp = explainer.explain_instance(text, classifier_fn, labels=targets, num_features=num_features,

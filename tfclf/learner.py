@@ -12,6 +12,7 @@ import numpy as np
 from tfclf import lr_finder, schedules
 from tfclf._compat import keras
 from tfclf.callbacks import BestWeightsGuard, EpochCheckpoint, Recorder, latest_checkpoint, restore_checkpoint
+from tfclf._util import base_optimizer
 from tfclf._util import positive_int as _check_positive_int
 from tfclf.data import TextDataset
 from tfclf.inference import LogitsFunction, per_example_loss, predict_logits, to_probabilities
@@ -539,10 +540,11 @@ class _PeakReducer(keras.callbacks.Callback):
 
 
 def _snapshot(model) -> dict:
-    opt = model.optimizer
+    opt = base_optimizer(model.optimizer)
     return {
         "weights": [w.copy() for w in model.get_weights()],
-        "optimizer": [v.numpy().copy() for v in opt.variables],
+        # the wrapper's variables: under mixed_float16 they include the loss scale
+        "optimizer": [v.numpy().copy() for v in model.optimizer.variables],
         "lr": float(keras.backend.get_value(opt.learning_rate)),
         "beta_1": float(keras.backend.get_value(opt.beta_1)) if hasattr(getattr(opt, "beta_1", None), "assign") else None,
     }
@@ -555,9 +557,9 @@ def _restore(model, snapshot: dict) -> None:
     which is exactly the state a fresh Adam starts from.
     """
     model.set_weights(snapshot["weights"])
-    opt = model.optimizer
+    opt = base_optimizer(model.optimizer)
     saved = snapshot["optimizer"]
-    for i, var in enumerate(opt.variables):
+    for i, var in enumerate(model.optimizer.variables):
         var.assign(saved[i] if i < len(saved) else np.zeros(var.shape, var.dtype.as_numpy_dtype))
     opt.learning_rate.assign(snapshot["lr"])
     if snapshot["beta_1"] is not None:

@@ -12,6 +12,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from tfclf._util import base_optimizer
+
 
 class LRSuggestions(NamedTuple):
     """Learning rates suggested by the range test (None where the curve gives no answer)."""
@@ -134,7 +136,7 @@ def make_sweep_callback(lrs: np.ndarray, stop_factor: float | None = 4.0, beta: 
         def on_train_batch_begin(self, batch, logs=None):
             step = len(self.raw_losses)
             if step < len(lrs):
-                self.model.optimizer.learning_rate.assign(float(lrs[step]))
+                base_optimizer(self.model.optimizer).learning_rate.assign(float(lrs[step]))
 
         def on_epoch_begin(self, epoch, logs=None):
             self.unaverage = BatchLoss()

@@ -168,8 +168,19 @@ def _load_torch_state_dict(folder: Path) -> dict:
     return state
 
 
-def load_sequence_classifier(folder: Path, config):
-    """Builds transformers' TF sequence-classification model for `config` with `folder`'s weights."""
+def load_sequence_classifier(folder: Path, config, precision: str = "float32"):
+    """Builds transformers' TF sequence-classification model for `config` with `folder`'s weights.
+
+    `precision` is a Keras policy name (see `tfclf.precision`); the model's layers compute in it
+    while its variables stay float32, so the weights saved later are float32 whatever it was.
+    """
+    from tfclf.precision import policy_scope
+
+    with policy_scope(precision):
+        return _load_sequence_classifier(folder, config)
+
+
+def _load_sequence_classifier(folder: Path, config):
     from tfclf._compat import transformers
 
     auto = transformers.TFAutoModelForSequenceClassification

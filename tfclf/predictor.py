@@ -27,7 +27,7 @@ from tfclf._util import positive_int
 from tfclf._util import sha256_file as _sha256
 from tfclf.data import TextDataset
 from tfclf.inference import LogitsFunction, predict_logits, to_probabilities
-
+from tfclf.precision import model_precision
 from tfclf.preprocess import Transformer, check_texts
 
 FORMAT_NAME = "tfclf-predictor"
@@ -171,6 +171,7 @@ class Predictor:
                 "model_name": str(self.preproc.model_name),
                 "model_type": config.model_type,
                 "architecture": type(self.model).__name__,
+                "precision": model_precision(self.model),  # informational: load_predictor picks its own
                 "maxlen": int(self.preproc.maxlen),
                 "labels": self.preproc.codec_.to_json(),
                 "threshold": self.threshold,
@@ -257,13 +258,18 @@ def read_manifest(folder: str | os.PathLike, verify: bool = True) -> dict:
     return manifest
 
 
-def load_predictor(folder: str | os.PathLike, batch_size: int | None = None, custom_objects: Any = None) -> Predictor:
+def load_predictor(folder: str | os.PathLike, batch_size: int | None = None, custom_objects: Any = None,
+                   precision: str = "auto") -> Predictor:
     """Reloads a predictor saved by `Predictor.save`, from local files only (no network).
 
     Args:
         folder: the saved predictor's folder.
         batch_size: override the saved batch size.
         custom_objects: accepted for ktrain compatibility; a tfclf predictor needs none.
+        precision: the dtype policy to predict in (see `tfclf.precision`); "auto" is bfloat16 on
+            CPUs with AMX / AVX512-BF16 and float16 on NVIDIA GPUs, whatever the model was trained
+            in (the saved weights are float32). "float32" gives bit-for-bit repeatable
+            probabilities across such machines.
 
     Example:
         >>> p = tfclf.load_predictor("saved_predictors/news")  # doctest: +SKIP
@@ -275,9 +281,12 @@ def load_predictor(folder: str | os.PathLike, batch_size: int | None = None, cus
     folder = Path(folder).expanduser().resolve()
     config = transformers.AutoConfig.from_pretrained(str(folder), local_files_only=True)
     tokenizer = transformers.AutoTokenizer.from_pretrained(str(folder), use_fast=True, local_files_only=True)
-    model = transformers.TFAutoModelForSequenceClassification.from_pretrained(
-        str(folder), config=config, local_files_only=True
-    )
+    from tfclf.precision import policy_scope, resolve_precision
+
+    with policy_scope(resolve_precision(precision)):
+        model = transformers.TFAutoModelForSequenceClassification.from_pretrained(
+            str(folder), config=config, local_files_only=True
+        )
     preproc = Transformer.from_saved(folder, manifest, tokenizer, config)
     return Predictor(model, preproc, batch_size=batch_size or manifest.get("batch_size", 32),
                      threshold=manifest.get("threshold", 0.5))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -63,6 +64,10 @@ class Transformer:
         batch_size: default batch size for learners built on these datasets.
         multilabel: None decides from the labels (multi-hot rows = multi-label).
         use_with_learner: accepted for ktrain compatibility; datasets always suit the Learner.
+        precision: the Keras dtype policy of models built by `get_classifier`: "auto" (bfloat16
+            on CPUs with AMX / AVX512-BF16, float16 with loss scaling on NVIDIA GPUs, else
+            float32; ``$TFCLF_PRECISION`` overrides it), "float32", "mixed_bfloat16" or
+            "mixed_float16". See `tfclf.precision`.
 
     Example:
         >>> t = Transformer("distilbert-base-uncased", maxlen=128)   # doctest: +SKIP
@@ -79,6 +84,7 @@ class Transformer:
         batch_size: int | None = None,
         multilabel: bool | None = None,
         use_with_learner: bool = True,
+        precision: str = "auto",
     ):
         self.model_name = model_name
         self.maxlen = maxlen
@@ -87,6 +93,7 @@ class Transformer:
         self.batch_size = batch_size
         self.multilabel = multilabel
         self.use_with_learner = use_with_learner
+        self.precision = precision
         self._check_args()
 
     def _check_args(self) -> None:
@@ -102,6 +109,10 @@ class Transformer:
             raise ValueError(f"maxlen must be >= 2 (room for the special tokens), got {self.maxlen}")
         if self.batch_size is not None:
             positive_int(self.batch_size, "batch_size")
+        from tfclf.precision import PRECISIONS, resolve_precision
+
+        if self.precision not in PRECISIONS:
+            resolve_precision(self.precision)  # raises a helpful error for an unknown name
         if self.class_names and self.classes and list(self.class_names) != list(self.classes):
             raise ValueError("class_names and classes disagree: pass only one of them")
 
@@ -169,7 +180,7 @@ class Transformer:
         one character, and a cut at whitespace leaves the kept words' tokens unchanged. If the cut
         text yields fewer than maxlen tokens (long whitespace runs), the whole text is tokenized.
         """
-        tok = self.get_tokenizer()
+        self.get_tokenizer()  # fail early (a missing model) before clipping anything
         budget = self.maxlen * _CHARS_PER_TOKEN_BUDGET
         ids: list[list[int]] = []
         for s in range(0, len(texts), _TOKENIZE_CHUNK):
@@ -256,13 +267,15 @@ class Transformer:
         return ds
 
     # -- model -----------------------------------------------------------------------------------
-    def get_classifier(self, fpath: str | None = None, multilabel: bool | None = None, metrics: Any = None):
+    def get_classifier(self, fpath: str | None = None, multilabel: bool | None = None, metrics: Any = None,
+                       precision: str | None = None):
         """Builds and compiles transformers' TF sequence-classification model for these labels.
 
         Args:
             fpath: optional weights file (from `Learner.save_model`) to load into the new model.
             multilabel: must agree with the labels if given (kept for ktrain compatibility).
             metrics: Keras metrics; by default accuracy (or binary accuracy / MAE).
+            precision: overrides the Transformer's `precision` for this model.
 
         Returns:
             A compiled `tf.keras.Model` (a transformers ``TF...ForSequenceClassification``).
@@ -280,7 +293,10 @@ class Transformer:
             MULTILABEL: "multi_label_classification",
             REGRESSION: "regression",
         }.get(codec.mode_, "single_label_classification")
-        model = load_sequence_classifier(self._source().path, config)
+        from tfclf.precision import resolve_precision
+
+        policy = resolve_precision(self.precision if precision is None else precision)
+        model = load_sequence_classifier(self._source().path, config, policy)
         if fpath is not None:
             model.load_weights(fpath)
         compile_classifier(model, codec.mode_, metrics=metrics)
@@ -314,7 +330,9 @@ def compile_classifier(model, mode: str, metrics: Any = None, learning_rate: flo
     """Compiles `model` with Adam, a from-logits loss that matches `mode`, and default metrics.
 
     Adam's beta_1 is a variable so that the one-cycle policy can move momentum during training
-    without retracing the train step.
+    without retracing the train step. The loss casts the logits to float32 first, so a model
+    that computes in bfloat16 or float16 still gets a float32 loss (Keras would compute it in
+    the logits' dtype). Under mixed_float16 Keras wraps Adam in a LossScaleOptimizer itself.
     """
     from tfclf._compat import keras, tf
 
@@ -329,4 +347,32 @@ def compile_classifier(model, mode: str, metrics: Any = None, learning_rate: flo
         default_metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
     beta_1 = tf.Variable(0.9, trainable=False, dtype=tf.float32, name="adam_beta_1")
     optimizer = keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1, epsilon=1e-8)
-    model.compile(optimizer=optimizer, loss=loss, metrics=default_metrics if metrics is None else metrics)
+    model.compile(optimizer=optimizer, loss=Float32Loss(loss),
+                  metrics=default_metrics if metrics is None else metrics)
+
+
+@functools.lru_cache(maxsize=None)
+def _float32_loss_class():
+    from tfclf._compat import keras, tf
+
+    class Float32Loss(keras.losses.Loss):
+        """`inner` computed on float32 logits (a no-op cast for a float32 model)."""
+
+        def __init__(self, inner, **kwargs):
+            kwargs.setdefault("name", inner.name)
+            kwargs.setdefault("reduction", inner.reduction)
+            super().__init__(**kwargs)
+            self.inner = inner
+
+        def call(self, y_true, y_pred):
+            return self.inner.call(y_true, tf.cast(y_pred, tf.float32))
+
+        def get_config(self):
+            return self.inner.get_config()
+
+    return Float32Loss
+
+
+def Float32Loss(inner):  # noqa: N802 - reads as the class it builds (Keras is imported lazily)
+    """Wraps a Keras loss so that it is computed on float32 logits; see `compile_classifier`."""
+    return _float32_loss_class()(inner)

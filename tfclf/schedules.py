@@ -21,6 +21,8 @@ import math
 
 import numpy as np
 
+from tfclf._util import base_optimizer
+
 DIV_FACTOR = 10.0
 FINAL_DIV = 1000.0
 PCT_UP = 0.5
@@ -141,7 +143,7 @@ def make_schedule_callback(lr_fn, momentum_fn=None, start_step: int = 0):
             self.step = start_step
 
         def on_train_batch_begin(self, batch, logs=None):
-            opt = self.model.optimizer
+            opt = base_optimizer(self.model.optimizer)
             opt.learning_rate.assign(lr_fn(self.step))
             if momentum_fn is not None:
                 value = momentum_fn(self.step)

@@ -1,0 +1,88 @@
+"""The benchmark harness end to end on a tiny model and a tiny slice of a fake 20 Newsgroups
+archive, so that it cannot rot: every system's script writes its JSON with every field, and
+compare.py turns them into the side-by-side table. ktrain runs only where its virtual
+environment exists (`make bench-ktrain-env`); the figures themselves are not checked here."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from test_datasets import build_fake_archive
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "benchmarks"
+# where `make bench-ktrain-env` puts ktrain (overridable, e.g. to point at another environment)
+KTRAIN_PYTHON = Path(os.environ.get("TFCLF_KTRAIN_PYTHON", BENCH / ".venv-ktrain" / "bin" / "python"))
+sys.path.insert(0, str(BENCH))
+import bench_common  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bench")
+    archive = build_fake_archive(folder / "20news-bydate.tar.gz", groups=bench_common.CATEGORIES, extra=4)
+    return folder, archive
+
+
+def _run(python, script: str, *args) -> None:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    out = subprocess.run([str(python), str(BENCH / script), *map(str, args)], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, f"{script} failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
+
+
+def _check_record(path: Path, system: str) -> dict:
+    record = json.loads(path.read_text())
+    assert not [f for f in bench_common.FIELDS if f not in record]
+    assert record["system"] == system and record["config"] == "quick-smoke"
+    assert 0.0 <= record["test_accuracy"] <= 1.0 and 0.0 <= record["test_macro_f1"] <= 1.0
+    assert record["settings"]["maxlen"] == 64 and record["machine"]["cores"] >= 1
+    return record
+
+
+def test_harness_runs_every_system_and_compares(run_dir, tiny_distilbert_dir):
+    folder, archive = run_dir
+    common = ["--config", "quick", "--archive", archive, "--limit", 24, "--maxlen", 64, "--work", folder / "work"]
+    _run(sys.executable, "bench_tfclf.py", *common, "--model", tiny_distilbert_dir, "--peak-seconds", 0.05,
+         "--output", folder / "tfclf-quick-smoke.json")
+    _run(sys.executable, "bench_sklearn.py", *common, "--output", folder / "sklearn-quick-smoke.json")
+    systems = ["tfclf", "sklearn-svm", "sklearn-nb"]
+    if KTRAIN_PYTHON.exists():
+        _run(KTRAIN_PYTHON, "bench_ktrain.py", *common, "--model", tiny_distilbert_dir,
+             "--output", folder / "ktrain-quick-smoke.json")
+        systems.append("ktrain")
+
+    tfclf_record = _check_record(folder / "tfclf-quick-smoke.json", "tfclf")
+    for system in systems[1:]:
+        _check_record(folder / f"{system}-quick-smoke.json", system)
+    assert len(tfclf_record["val_accuracy_per_epoch"]) == 1
+    assert tfclf_record["train_tokens_per_s"] > 0 and tfclf_record["predict_docs_per_s"] > 0
+    assert tfclf_record["latency_ms_p50"] <= tfclf_record["latency_ms_p95"]
+    assert tfclf_record["cold_start_s"] >= tfclf_record["load_s"] > 0
+    assert (folder / "work" / "tfclf-quick-smoke" / "manifest.json").is_file()
+    # executed FLOPs include padding, so they are at least the model's useful FLOPs
+    assert tfclf_record["train_executed_gflops_per_s"] >= tfclf_record["train_model_gflops_per_s"] > 0
+    assert set(tfclf_record["matmul_peak_gflops"]) == {"float32", "bfloat16"}
+
+    report = folder / "RESULTS.md"
+    _run(sys.executable, "compare.py", "--config", "quick-smoke", "--results", folder, "--out", report)
+    table = report.read_text()
+    assert "| test accuracy |" in table and "tfclf/ktrain" in table
+    header = next(line for line in table.splitlines() if line.startswith("| field |"))
+    assert all(f"| {s} |" in header for s in systems)
+    assert "Machine:" in table and "bench_tfclf.py" in table
+
+
+def test_flop_count_matches_a_hand_count():
+    dims = {"layers": 2, "hidden": 4, "ffn": 8}
+    dense = 2 * (4 * 16 + 2 * 32) * 2  # 2 x params per token, 2 layers
+    # one document of 3 tokens: 3 tokens x (dense + attention over 3 positions), times 3 for training
+    assert bench_common.train_flops(dims, [3]) == 3 * 3 * (dense + 4 * 3 * 4 * 2)
+    # padded to width 5, two documents execute 2 x 5 tokens attending over 5 positions
+    assert bench_common.train_flops(dims, [3, 1], width=5) == 3 * 10 * (dense + 4 * 5 * 4 * 2)
