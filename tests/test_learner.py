@@ -178,9 +178,43 @@ def test_plot_returns_a_figure(trained, kind):
     plt.close(fig)
 
 
+def test_learning_curves_have_one_point_per_epoch(trained, tmp_path):
+    import matplotlib.pyplot as plt
+
+    history = trained.learner.history.history
+    fig = trained.learner.plot("accuracy", show=False, save_path=tmp_path / "curves.png")
+    train_line, val_line = fig.axes[0].get_lines()
+    np.testing.assert_allclose(train_line.get_ydata(), history["accuracy"])
+    np.testing.assert_allclose(val_line.get_ydata(), history["val_accuracy"])
+    assert list(val_line.get_xdata()) == list(range(1, len(history["val_accuracy"]) + 1))
+    assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    plt.close(fig)
+
+
+def test_confusion_matrix_plot_shows_the_validation_counts(trained, tmp_path):
+    import matplotlib.pyplot as plt
+
+    cm = trained.learner.validate(print_report=False)
+    fig = trained.learner.plot_confusion_matrix(show=False, save_path=tmp_path / "cm.svg")
+    ax = fig.axes[0]
+    cells = [int(t.get_text()) for t in ax.texts]
+    assert cells == cm.ravel().tolist() and sum(cells) == len(trained.val)
+    assert [t.get_text() for t in ax.get_xticklabels()] == trained.t.get_classes()
+    assert f"{np.trace(cm) / cm.sum():.4f}" in ax.get_title()
+    assert (tmp_path / "cm.svg").read_text().lstrip().startswith("<?xml")
+    normalized = trained.learner.plot_confusion_matrix(show=False, normalize=True)
+    rows = np.array([float(t.get_text()) for t in normalized.axes[0].texts]).reshape(cm.shape)
+    np.testing.assert_allclose(rows.sum(axis=1), 1.0, atol=0.011)  # printed with 2 decimals
+    plt.close("all")
+
+
 def test_plot_errors(trained):
     with pytest.raises(ValueError, match="plot_type"):
-        trained.learner.plot("accuracy", show=False)
+        trained.learner.plot("f1_score", show=False)
+    from tfclf import plots
+
+    with pytest.raises(ValueError, match="square"):
+        plots.confusion_matrix_plot(np.ones((2, 3)), ["a", "b"], show=False)
     fresh = _learner(trained.learner.model, trained)  # a new Learner has recorded nothing
     with pytest.raises(RuntimeError, match="train first"):
         fresh.plot("lr", show=False)

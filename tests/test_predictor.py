@@ -284,6 +284,47 @@ def test_explain(predictor):
     assert predictor.explain("bad awful", num_samples=50).class_name == "neg"
 
 
+def test_explanation_shows_every_class_probability(predictor, tmp_path):
+    doc = "great acting but an awful ending"
+    exp = predictor.explain(doc, num_samples=60)
+    probs = predictor.predict_proba(doc)
+    assert list(exp.probabilities) == predictor.get_classes()
+    np.testing.assert_allclose(list(exp.probabilities.values()), probs)
+    html = exp.to_html()
+    for name, p in exp.probabilities.items():
+        assert f">{p:.3f}<" in html and name in html
+    assert "towards the class" in html and "against it" in html
+    assert "probabilities: neg" in str(exp)
+    exp.save_html(tmp_path / "e.html")
+    page = (tmp_path / "e.html").read_text(encoding="utf-8")
+    assert page.startswith("<!doctype html>") and "<span" in page
+
+
+def test_explanation_stability_compares_seeds(predictor, monkeypatch):
+    import tfclf
+    import tfclf.explain as E
+
+    rows = tfclf.explanation_stability(predictor, ["bad awful film", "great fun great cast"],
+                                       num_samples=(20, 40), seeds=(0, 1, 2), top_k=3)
+    assert [r["num_samples"] for r in rows] == [20, 40]
+    for r in rows:
+        assert 0.0 <= r["min_overlap"] <= r["mean_overlap"] <= 1.0 and 0.0 <= r["identical_fraction"] <= 1.0
+        assert r["seconds"] > 0
+    # With every word weighed (top_k >= words), any two seeds pick the same set of words.
+    assert all(r["mean_overlap"] == 1.0 and r["changed_words"] == 0 for r in rows)
+
+    # Against a fake explainer whose top words are fixed per seed, the overlap is computed exactly.
+    fake = {0: ["a", "b", "c"], 1: ["a", "b", "d"], 2: ["a", "e", "f"]}
+    monkeypatch.setattr(E, "explain_text", lambda p, doc, num_features, num_samples, seed: E.Explanation(
+        text=doc, class_name="x", probability=1.0, predicted="x", weights=[(w, 1.0) for w in fake[seed]]))
+    (row,) = E.explanation_stability(predictor, ["doc"], num_samples=(10,), top_k=3)
+    # pairs: (0,1) share 2 of 3, (0,2) share 1, (1,2) share 1
+    assert row["mean_overlap"] == round((2 + 1 + 1) / 9, 4) and row["min_overlap"] == round(1 / 3, 4)
+    assert row["changed_words"] == round((1 + 2 + 2) / 3, 3) and row["identical_fraction"] == 0.0
+    with pytest.raises(ValueError, match="two seeds"):
+        E.explanation_stability(predictor, ["doc"], seeds=(0,))
+
+
 def test_explain_predicts_each_distinct_perturbation_once(predictor, monkeypatch):
     from lime.lime_text import LimeTextExplainer
 

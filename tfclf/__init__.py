@@ -44,9 +44,10 @@ _LAZY = {
     "get_predictor": "tfclf.predictor",
     "load_predictor": "tfclf.predictor",
     "Explanation": "tfclf.explain",
+    "explanation_stability": "tfclf.explain",
     "set_seed": "tfclf._compat",
 }
-_SUBMODULES = ("text", "datasets", "schedules", "lr_finder", "plots", "models")
+_SUBMODULES = ("text", "datasets", "schedules", "lr_finder", "plots", "models", "precision")
 
 __all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])
 

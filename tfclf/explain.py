@@ -27,6 +27,7 @@ class Explanation:
         weights: ``[(word, weight), ...]``, strongest first; positive pushes towards the class.
         score: LIME's local fit R^2 (how well the linear surrogate matches the model).
         num_samples: perturbed texts LIME used.
+        probabilities: the model's probability for every class, in output order.
     """
 
     text: str
@@ -36,6 +37,7 @@ class Explanation:
     weights: list = field(default_factory=list)
     score: float = float("nan")
     num_samples: int = 0
+    probabilities: dict = field(default_factory=dict)
 
     def as_list(self) -> list[tuple[str, float]]:
         """The word weights, strongest first (LIME's ``as_list``)."""
@@ -44,7 +46,7 @@ class Explanation:
     def as_dict(self) -> dict:
         return {"class_name": self.class_name, "probability": self.probability, "predicted": self.predicted,
                 "weights": [[w, float(v)] for w, v in self.weights], "score": self.score,
-                "num_samples": self.num_samples}
+                "num_samples": self.num_samples, "probabilities": dict(self.probabilities)}
 
     def __str__(self) -> str:
         lines = [
@@ -52,6 +54,8 @@ class Explanation:
             f"predicted: {self.predicted!r}",
             f"LIME, {self.num_samples} samples, local fit R^2 {self.score:.2f}; + pushes towards the class",
         ]
+        if self.probabilities:
+            lines.insert(1, "probabilities: " + ", ".join(f"{c} {p:.3f}" for c, p in self.probabilities.items()))
         top = max((abs(v) for _, v in self.weights), default=1.0) or 1.0
         for word, weight in self.weights:
             bar = ("+" if weight > 0 else "-") * max(1, int(round(12 * abs(weight) / top)))
@@ -83,11 +87,21 @@ class Explanation:
             f"<tr><td style='text-align:right;font-family:monospace'>{v:+.4f}</td>"
             f"<td>{html.escape(w)}</td></tr>" for w, v in self.weights
         )
+        probs = "".join(
+            f"<tr><td>{'<b>' if c == self.predicted else ''}{html.escape(str(c))}{'</b>' if c == self.predicted else ''}"
+            f"</td><td style='font-family:monospace;text-align:right;padding:0 6px'>{p:.3f}</td>"
+            f"<td><div style='background:#4682b4;height:0.8em;width:{max(1, round(160 * p))}px'></div></td></tr>"
+            for c, p in self.probabilities.items()
+        )
+        probs_table = f"<table style='border-collapse:collapse;margin:4px 0'>{probs}</table>" if probs else ""
         return (
             "<div class='tfclf-explanation' style='font-family:sans-serif;max-width:60em'>"
             f"<p><b>class {html.escape(str(self.class_name))}</b> (probability {self.probability:.3f}); "
             f"predicted: <b>{html.escape(str(self.predicted))}</b>. "
             f"<small>LIME, {self.num_samples} samples, local fit R&sup2; {self.score:.2f}</small></p>"
+            f"{probs_table}"
+            "<p><small>highlighted: <span style='background:rgba(34,139,34,0.6);padding:0 2px'>towards the "
+            "class</span> <span style='background:rgba(220,50,47,0.6);padding:0 2px'>against it</span></small></p>"
             f"<p style='line-height:1.7;white-space:pre-wrap'>{''.join(parts)}</p>"
             f"<table style='border-collapse:collapse'><tr><th>weight</th><th>word</th></tr>{rows}</table></div>"
         )
@@ -146,7 +160,65 @@ def explain_text(predictor, doc: str, *, num_features: int = 10, num_samples: in
         Explanation(text=text, class_name=classes[t], probability=float(probs[t]), predicted=predicted,
                     weights=[(w, float(v)) for w, v in lime_exp.as_list(label=t)],
                     score=float(lime_exp.score[t] if isinstance(lime_exp.score, dict) else lime_exp.score),
-                    num_samples=num_samples)
+                    num_samples=num_samples,
+                    probabilities={c: float(p) for c, p in zip(classes, probs)})
         for t in targets
     ]
     return out if all_targets else out[0]
+
+
+def explanation_stability(predictor, docs, num_samples=(250, 500, 1000, 2000), seeds=(0, 1, 2),
+                          top_k: int = 10) -> list[dict]:
+    """How much LIME's top words move between random seeds, for each sample count.
+
+    Each document is explained (its predicted class) once per seed and sample count; the
+    top-`top_k` words (by absolute weight) of every pair of seeds are compared.
+
+    Args:
+        predictor: a `Predictor`.
+        docs: the texts to explain.
+        num_samples: the sample counts to compare.
+        seeds: LIME seeds; at least two.
+        top_k: how many top words are compared.
+
+    Returns:
+        One dict per sample count: ``num_samples``; ``mean_overlap`` (the fraction of top words two
+        seeds share, averaged over documents and seed pairs); ``min_overlap``; ``changed_words``
+        (top words that differ between two seeds, on average); ``identical_fraction`` (seed pairs
+        whose top-word sets are equal); ``seconds`` (mean wall time of one explanation).
+
+    Example:
+        >>> rows = explanation_stability(predictor, docs[:5], num_samples=(500, 1000))  # doctest: +SKIP
+        >>> [(r["num_samples"], r["mean_overlap"]) for r in rows]  # doctest: +SKIP
+    """
+    import itertools
+    import time
+
+    seeds = list(seeds)
+    if len(seeds) < 2:
+        raise ValueError("stability needs at least two seeds to compare")
+    docs = [docs] if isinstance(docs, str) else list(docs)
+    rows = []
+    for n in num_samples:
+        overlaps, changed, times = [], [], []
+        for doc in docs:
+            tops = []
+            for seed in seeds:
+                t0 = time.perf_counter()
+                exp = explain_text(predictor, doc, num_features=top_k, num_samples=n, seed=seed)
+                times.append(time.perf_counter() - t0)
+                ranked = sorted(exp.weights, key=lambda wv: -abs(wv[1]))[:top_k]
+                tops.append({w for w, _ in ranked})
+            for a, b in itertools.combinations(tops, 2):
+                size = max(len(a), len(b), 1)
+                overlaps.append(len(a & b) / size)
+                changed.append(size - len(a & b))
+        rows.append({
+            "num_samples": int(n),
+            "mean_overlap": round(float(np.mean(overlaps)), 4),
+            "min_overlap": round(float(np.min(overlaps)), 4),
+            "changed_words": round(float(np.mean(changed)), 3),
+            "identical_fraction": round(float(np.mean([c == 0 for c in changed])), 4),
+            "seconds": round(float(np.mean(times)), 3),
+        })
+    return rows

@@ -227,8 +227,10 @@ class Learner:
         return lr_finder.suggest(*self._lr_curve(n_skip_beginning, n_skip_end))
 
     def lr_plot(self, n_skip_beginning: int = 10, n_skip_end: int = 5, suggest: bool = False,
-                return_fig: bool = False, show: bool = True):
+                return_fig: bool = False, show: bool = True, save_path: str | Path | None = None):
         """Plots loss vs LR (log scale) from the last `lr_find`, with the suggestions marked.
+
+        The figure is saved to `save_path` when given (PNG, SVG or PDF by its suffix).
 
         Returns:
             The `LRSuggestions` when `suggest` is True (and `return_fig` False); the figure when
@@ -238,7 +240,7 @@ class Learner:
 
         lrs, losses = self._lr_curve(n_skip_beginning, n_skip_end)
         suggestions = lr_finder.suggest(lrs, losses) if suggest else None
-        fig = plots.lr_finder_plot(lrs, losses, suggestions, show=show)
+        fig = plots.lr_finder_plot(lrs, losses, suggestions, show=show, save_path=save_path)
         if suggestions is not None:
             print(f"suggested learning rates: {suggestions}")
         if return_fig:
@@ -477,17 +479,44 @@ class Learner:
                 print(textwrap.fill(snippet, width=78) if snippet else "(empty text)")
         print("-" * 78)
 
-    def plot(self, plot_type: str = "loss", show: bool = True):
-        """Draws 'loss' (per step, with validation loss per epoch), 'lr' or 'momentum' per step."""
+    def plot(self, plot_type: str = "loss", show: bool = True, save_path: str | Path | None = None):
+        """Draws the training record and returns the figure (saved to `save_path` when given).
+
+        Args:
+            plot_type: 'loss' (batch loss per step, with the validation loss at each epoch's end),
+                'lr' or 'momentum' (the schedule, per step), or a metric name such as 'accuracy'
+                (learning curves: training and validation value per epoch).
+        """
         from tfclf import plots
 
-        if plot_type not in ("loss", "lr", "momentum"):
-            raise ValueError(f"plot_type must be 'loss', 'lr' or 'momentum', got {plot_type!r}")
         if not self.recorder.lrs:
             raise RuntimeError("nothing to plot yet: train first (fit_onecycle, fit or autofit)")
-        val_losses = self.history.history.get("val_loss") if self.history is not None else None
-        return plots.training_plot(self.recorder, plot_type, val_losses=val_losses,
-                                   steps_per_epoch=self._steps_per_epoch() if self.train_data else None, show=show)
+        history = self.history.history if self.history is not None else {}
+        if plot_type in ("loss", "lr", "momentum"):
+            return plots.training_plot(self.recorder, plot_type, val_losses=history.get("val_loss"),
+                                       steps_per_epoch=self._steps_per_epoch() if self.train_data else None,
+                                       show=show, save_path=save_path)
+        metrics = sorted(k for k in history if not k.startswith("val_") and k not in ("loss", "lr", "momentum"))
+        if plot_type not in metrics:
+            raise ValueError(f"plot_type must be 'loss', 'lr', 'momentum' or a recorded metric {metrics}, "
+                             f"got {plot_type!r}")
+        return plots.history_plot(history, plot_type, show=show, save_path=save_path)
+
+    def plot_confusion_matrix(self, val_data: TextDataset | None = None, class_names: list[str] | None = None,
+                              normalize: bool = False, show: bool = True, save_path: str | Path | None = None):
+        """The validation confusion matrix as a figure (true classes in rows, predictions in columns).
+
+        Example:
+            >>> learner.plot_confusion_matrix(normalize=True, save_path="cm.png")  # doctest: +SKIP
+        """
+        from tfclf import plots
+
+        data = self._val(val_data)
+        if data.mode != MULTICLASS:
+            raise ValueError(f"a confusion matrix needs single-label classes; this data is {data.mode}")
+        cm = self.validate(data, print_report=False, class_names=class_names)
+        names = list(class_names) if class_names else self._class_names(cm.shape[0])
+        return plots.confusion_matrix_plot(cm, names, normalize=normalize, show=show, save_path=save_path)
 
     # -- weights ---------------------------------------------------------------------------------
     def save_model(self, fpath: str | Path) -> None:

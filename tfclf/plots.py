@@ -1,7 +1,10 @@
-"""The matplotlib figures: LR finder curve, training loss / LR / momentum per step.
+"""The matplotlib figures: LR finder curve, training loss / LR / momentum per step, learning
+curves per epoch, and the confusion matrix.
 
 Figures are built with pyplot so that notebooks display them; `show=True` calls ``plt.show()``
-only under an interactive backend, so scripts and the CLI never block or warn.
+only under an interactive backend, so scripts and the CLI never block or warn. Every function
+returns the figure and saves it when given `save_path` (the format follows the suffix: .png,
+.svg, .pdf).
 """
 
 from __future__ import annotations
@@ -15,15 +18,17 @@ def _pyplot():
     return plt
 
 
-def _finish(fig, show: bool):
+def _finish(fig, show: bool, save_path=None):
     import matplotlib
 
+    if save_path is not None:
+        fig.savefig(str(save_path), dpi=120, bbox_inches="tight")
     if show and matplotlib.get_backend().lower() not in ("agg", "pdf", "svg", "ps", "cairo", "template"):
         _pyplot().show()
     return fig
 
 
-def lr_finder_plot(lrs, losses, suggestions=None, show: bool = True):
+def lr_finder_plot(lrs, losses, suggestions=None, show: bool = True, save_path=None):
     """Loss against learning rate (log x), with the named suggestions marked."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.2))
@@ -46,10 +51,11 @@ def lr_finder_plot(lrs, losses, suggestions=None, show: bool = True):
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    return _finish(fig, show)
+    return _finish(fig, show, save_path)
 
 
-def training_plot(recorder, plot_type: str, val_losses=None, steps_per_epoch=None, show: bool = True):
+def training_plot(recorder, plot_type: str, val_losses=None, steps_per_epoch=None, show: bool = True,
+                  save_path=None):
     """Per-step LR, momentum or batch loss (with validation loss at each epoch's end)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.2))
@@ -79,4 +85,52 @@ def training_plot(recorder, plot_type: str, val_losses=None, steps_per_epoch=Non
     ax.set_xlabel("step")
     ax.grid(True, alpha=0.3)
     fig.tight_layout()
-    return _finish(fig, show)
+    return _finish(fig, show, save_path)
+
+
+def history_plot(history: dict, metric: str = "accuracy", show: bool = True, save_path=None):
+    """Learning curves: `metric` on the training and validation data at the end of each epoch."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    train, val = history.get(metric), history.get(f"val_{metric}")
+    if not train and not val:
+        raise ValueError(f"the training history has no {metric!r}; it has {sorted(history)}")
+    for values, label, color in ((train, "training", "#1f77b4"), (val, "validation", "#d62728")):
+        if values:
+            ax.plot(np.arange(1, len(values) + 1), values, "o-", color=color, label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(metric)
+    ax.set_title(f"{metric} per epoch")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return _finish(fig, show, save_path)
+
+
+def confusion_matrix_plot(cm, class_names, normalize: bool = False, show: bool = True, save_path=None):
+    """The confusion matrix as a heat map: true classes in rows, predicted in columns, with counts
+    (or, with `normalize`, the fraction of each true class) written in every cell."""
+    plt = _pyplot()
+    cm = np.asarray(cm)
+    if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.shape[0] != len(class_names):
+        raise ValueError(f"a {len(class_names)}-class confusion matrix must be square with one row per class, "
+                         f"got shape {cm.shape}")
+    values = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1) if normalize else cm
+    n = len(class_names)
+    fig, ax = plt.subplots(figsize=(1.2 * n + 3.2, 1.0 * n + 2.4))
+    image = ax.imshow(values, cmap="Blues", vmin=0)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    ax.set_xticks(range(n), labels=class_names, rotation=35, ha="right")
+    ax.set_yticks(range(n), labels=class_names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    accuracy = np.trace(cm) / max(cm.sum(), 1)
+    ax.set_title(f"confusion matrix (accuracy {accuracy:.4f})")
+    threshold = values.max() / 2 if values.size else 0
+    for i in range(n):
+        for j in range(n):
+            text = f"{values[i, j]:.2f}" if normalize else f"{int(cm[i, j])}"
+            ax.text(j, i, text, ha="center", va="center", color="white" if values[i, j] > threshold else "black")
+    fig.tight_layout()
+    return _finish(fig, show, save_path)
