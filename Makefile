@@ -16,7 +16,7 @@ export TFCLF_20NG_ARCHIVE ?= $(SHARED)/data/20news-bydate.tar.gz
 endif
 export TFCLF_SHARED ?= $(SHARED)
 
-.PHONY: demo test test-fast install clean bench-serve bench-ktrain-env bench-tfclf bench-ktrain bench-sklearn bench-compare
+.PHONY: demo test test-fast install clean notebooks bench-serve bench-ktrain-env bench-tfclf bench-ktrain bench-sklearn bench-compare
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,17 @@ test: $(STAMP)
 # Without the slow integration tests (the pretrained model on ../shared).
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+# Re-executes both notebooks for real, in place (outputs included): the tutorial fine-tunes
+# NB_MODEL (maxlen 256, 3 epochs: about 15 minutes on a 2-core CPU), then the explanation
+# notebook uses the predictor it saved. The test suite runs them on a tiny model instead.
+NB_MODEL ?= $(SHARED)/models/all-MiniLM-L6-v2
+NB_PARAMS ?= -p MAXLEN 256 -p BATCH_SIZE 8 -p EPOCHS 3
+notebooks: $(STAMP)
+	$(BIN)/python notebooks/run.py notebooks/20newsgroups_transformer.ipynb --inplace \
+		-p MODEL_NAME $(NB_MODEL) $(if $(TFCLF_20NG_ARCHIVE),-p ARCHIVE $(TFCLF_20NG_ARCHIVE)) $(NB_PARAMS)
+	$(BIN)/python notebooks/run.py notebooks/explain_predictions.ipynb --inplace \
+		$(if $(TFCLF_20NG_ARCHIVE),-p ARCHIVE $(TFCLF_20NG_ARCHIVE))
 
 # Load test of `tfclf serve` on the predictor that `make demo` saves (loopback only).
 bench-serve: $(STAMP)

@@ -1,0 +1,90 @@
+"""The two notebooks, executed with a Jupyter kernel on a tiny model and a fake 20 Newsgroups
+archive (through the same runner as `make notebooks`, with parameters), so they cannot rot."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from test_datasets import build_fake_archive
+
+pytest.importorskip("nbclient", reason="the notebook tests need the test extra (nbclient, ipykernel)")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "notebooks"))
+import run as notebook_runner  # noqa: E402
+
+CATEGORIES = ["alt.atheism", "soc.religion.christian", "comp.graphics", "sci.med"]
+
+
+def _outputs(nb):
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            yield from cell.get("outputs", [])
+
+
+def _text(nb) -> str:
+    parts = []
+    for out in _outputs(nb):
+        parts.append(out.get("text", ""))
+        data = out.get("data", {})
+        parts.append(data.get("text/plain", "") + data.get("text/html", ""))
+    return "\n".join(parts)
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory, tiny_distilbert_dir):
+    import nbformat
+
+    folder = tmp_path_factory.mktemp("notebooks")
+    archive = build_fake_archive(folder / "20news-bydate.tar.gz", groups=CATEGORIES, extra=4)
+    saved = folder / "predictor"
+    tutorial = folder / "tutorial.ipynb"
+    notebook_runner.run(ROOT / "notebooks" / "20newsgroups_transformer.ipynb", {
+        "MODEL_NAME": str(tiny_distilbert_dir), "ARCHIVE": str(archive), "MAXLEN": 64, "BATCH_SIZE": 8,
+        "EPOCHS": 1, "SAVE_DIR": str(saved),
+    }, tutorial, timeout=600)
+    explain = folder / "explain.ipynb"
+    notebook_runner.run(ROOT / "notebooks" / "explain_predictions.ipynb", {
+        "PREDICTOR": str(saved), "ARCHIVE": str(archive), "SAMPLE_COUNTS": (20, 40), "SEEDS": (0, 1),
+        "N_STABILITY_DOCS": 2,
+    }, explain, timeout=600)
+    return nbformat.read(str(tutorial), as_version=4), nbformat.read(str(explain), as_version=4), saved
+
+
+def test_tutorial_notebook_runs_every_step(executed):
+    nb, _, saved = executed
+    outputs = list(_outputs(nb))
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    # the parameters of the run are recorded in the notebook, right after the defaults
+    tags = [c.metadata.get("tags", []) for c in nb.cells]
+    assert tags.index(["injected-parameters"]) == tags.index(["parameters"]) + 1
+    images = [o for o in outputs if "image/png" in o.get("data", {})]
+    # LR finder, LR and momentum schedules, loss and accuracy curves, confusion matrix
+    assert len(images) == 6
+    text = _text(nb)
+    assert "suggested learning rates" in text and "training with lr" in text
+    assert "precision" in text and "recall" in text  # the validation report
+    assert "tfclf-explanation" in text  # the explanation rendered as HTML
+    assert "same probabilities after reloading: True" in text
+    assert (saved / "manifest.json").is_file()
+
+
+def test_explanation_notebook_runs(executed):
+    _, nb, _ = executed
+    assert not [o for o in _outputs(nb) if o.get("output_type") == "error"]
+    text = _text(nb)
+    assert "test documents, accuracy" in text and "true '" in text
+    assert text.count("tfclf-explanation") >= 2
+    assert "mean overlap" in text and "s/explanation" in text
+
+
+def test_runner_rejects_a_notebook_without_parameters(tmp_path):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x = 1")]
+    with pytest.raises(SystemExit, match="parameters"):
+        notebook_runner.inject(nb, {"x": 2})
+    assert notebook_runner.parse_value("(1, 2)") == (1, 2) and notebook_runner.parse_value("a/b") == "a/b"
