@@ -108,6 +108,14 @@ def test_whole_workflow_on_a_slice(news, minilm_dir, tmp_path):
     words = [w.lower() for w, _ in explanation.as_list()[:5]]
     assert {"doctor", "antibiotics", "infection"} & set(words), explanation
 
+    # The same weights predicting in bfloat16 (the default on CPUs with AMX / AVX512-BF16) agree
+    # with float32 on the labels and stay close on the probabilities.
+    exact = predictor.predict_proba(test.texts[:N_TEST])
+    fast = tfclf.load_predictor(folder, precision="mixed_bfloat16").predict_proba(test.texts[:N_TEST])
+    agreement = float(np.mean(exact.argmax(axis=1) == fast.argmax(axis=1)))
+    print(f"bf16 vs float32: label agreement {agreement:.4f}, mean |dp| {np.abs(exact - fast).mean():.5f}")
+    assert agreement >= 0.97 and np.abs(exact - fast).mean() < 0.02
+
 
 def test_quickstart_command_end_to_end(newsgroups_archive, tmp_path):
     # The main job, through the real command line, on a small budget; --model auto with the hub
