@@ -27,6 +27,7 @@ SCRIPT = textwrap.dedent('''
     learner = ktrain.get_learner(model, train_data=trn, val_data=val, batch_size=16)
     learner.lr_find(show_plot=True, max_epochs=1)
     learner.lr_plot()
+    estimates = learner.lr_estimate()
     learner.fit_onecycle(5e-3, 3)
     learner.validate(class_names=t.get_classes())
     learner.view_top_losses(n=1, preproc=t)
@@ -54,5 +55,6 @@ def test_the_tutorial_script_runs_after_changing_the_import(tiny_distilbert_dir,
     out = capsys.readouterr().out
     assert "precision" in out and "id:" in out  # the report and the top loss, with its text
     assert env["label"] == "pos"
+    assert len(env["estimates"]) == 3
     assert env["classes"] == ["neg", "pos"]
     assert env["proba"].shape == (2,) and env["proba"][1] > 0.5

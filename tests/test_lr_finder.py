@@ -314,6 +314,7 @@ def test_lr_plot_returns_the_named_suggestions(shared_learner, capsys):
     s = learner.lr_plot(suggest=True, show=False)
     assert isinstance(s, LRSuggestions) and s._fields == ("valley", "steepest", "minimum")
     assert s == learner.lr_suggestions()
+    assert learner.lr_estimate() == (s.steepest, s.minimum, s.valley)  # ktrain's order
     lo, hi = learner.lr_finder_["lrs"][0], learner.lr_finder_["lrs"][-1]
     for v in s:
         assert v is None or lo / 10 <= v <= hi

@@ -226,6 +226,14 @@ class Learner:
         """The suggested learning rates for the last `lr_find` curve."""
         return lr_finder.suggest(*self._lr_curve(n_skip_beginning, n_skip_end))
 
+    def lr_estimate(self) -> tuple:
+        """ktrain's ``lr_estimate()``: ``(steepest, minimum / 10, valley)``, in ktrain's order.
+
+        The same three values as `lr_suggestions` (a named tuple, the clearer spelling).
+        """
+        s = self.lr_suggestions()
+        return (s.steepest, s.minimum, s.valley)
+
     def lr_plot(self, n_skip_beginning: int = 10, n_skip_end: int = 5, suggest: bool = False,
                 return_fig: bool = False, show: bool = True, save_path: str | Path | None = None):
         """Plots loss vs LR (log scale) from the last `lr_find`, with the suggestions marked.

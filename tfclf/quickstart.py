@@ -164,6 +164,7 @@ def run(data: str = "auto", model: str = "auto", maxlen: int | None = None, epoc
     import tfclf
     from tfclf import text
     from tfclf._compat import set_seed, versions
+    from tfclf.precision import model_precision
 
     started = time.perf_counter()
     timings: dict[str, float] = {}
@@ -197,6 +198,9 @@ def run(data: str = "auto", model: str = "auto", maxlen: int | None = None, epoc
     trn = t.preprocess_train(train.texts, train.labels)
     val = t.preprocess_test(test.texts, test.labels)
     classifier = t.get_classifier()
+    precision = model_precision(classifier)
+    say(f"computing in {precision} with float32 weights"
+        + ("" if precision == "float32" else " (TFCLF_PRECISION=float32 turns mixed precision off)"))
     learner = tfclf.get_learner(classifier, trn, val, batch_size=settings.batch_size, seed=seed)
     timings["preprocess_s"] = time.perf_counter() - t0
 
@@ -258,7 +262,7 @@ def run(data: str = "auto", model: str = "auto", maxlen: int | None = None, epoc
     total = time.perf_counter() - started
     summary = {
         "data": key, "data_why": data_why, "model": model_path, "model_why": model_why,
-        "device": "GPU" if gpu else "CPU", "maxlen": settings.maxlen, "epochs": settings.epochs,
+        "device": "GPU" if gpu else "CPU", "precision": precision, "maxlen": settings.maxlen, "epochs": settings.epochs,
         "batch_size": settings.batch_size, "lr": chosen_lr, "lr_why": lr_why,
         "lr_suggestions": suggestions._asdict(), "train_docs": len(train.texts), "test_docs": len(test.texts),
         "val_accuracy_per_epoch": val_acc, "test_accuracy": accuracy, "reload_identical": same,
