@@ -145,36 +145,48 @@ def _late_label_docs(n: int, seed: int) -> tuple[list[str], list[str]]:
     return texts, labels
 
 
+def _train_and_validate(folder, train, val, **options):
+    tfclf.set_seed(0)
+    t = text.Transformer(str(folder), maxlen=16, **options)
+    trn = t.preprocess_train(*train, verbose=0)
+    vd = t.preprocess_test(*val, verbose=0)
+    learner = tfclf.get_learner(t.get_classifier(), trn, vd, batch_size=16, seed=0)
+    learner.fit_onecycle(3e-3, 10, verbose=0)
+    cm = learner.validate(print_report=False)
+    return t, vd, learner, np.trace(cm) / cm.sum(), cm
+
+
+@pytest.fixture(scope="module")
+def late_label():
+    return _late_label_docs(96, seed=1), _late_label_docs(32, seed=2)
+
+
+@pytest.fixture(scope="module")
+def head_accuracy(tiny_distilbert_dir, late_label):
+    return _train_and_validate(tiny_distilbert_dir, *late_label)[3]
+
+
 @pytest.mark.parametrize("options", [dict(max_windows=8), dict(max_windows=8, aggregate="mean_probs"),
                                      dict(truncation="head_tail")])
-def test_reading_whole_documents_learns_what_truncation_cannot_see(tiny_distilbert_dir, tmp_path, options):
-    train, val = _late_label_docs(96, seed=1), _late_label_docs(32, seed=2)
-    accuracy = {}
-    for name, opts in (("head", {}), ("whole", options)):
-        tfclf.set_seed(0)
-        t = text.Transformer(str(tiny_distilbert_dir), maxlen=16, **opts)
-        trn = t.preprocess_train(*train, verbose=0)
-        vd = t.preprocess_test(*val, verbose=0)
-        learner = tfclf.get_learner(t.get_classifier(), trn, vd, batch_size=16, seed=0)
-        learner.fit_onecycle(3e-3, 10, verbose=0)
-        cm = learner.validate(print_report=False)
-        assert cm.sum() == 32  # one row per document, not per window
-        accuracy[name] = np.trace(cm) / cm.sum()
-        if name == "whole":
-            losses = learner.top_losses(5)
-            assert all(0 <= i < 32 for i, _, _, _ in losses)
-            predictor = tfclf.get_predictor(learner.model, t)
-            probs = predictor.predict_proba(val[0])
-            np.testing.assert_allclose(probs, learner.predict(vd), atol=1e-6)
-            reloaded = tfclf.load_predictor(predictor.save(tmp_path / "p"))
-            assert reloaded.preproc.max_windows == t.max_windows and reloaded.preproc.truncation == t.truncation
-            assert reloaded.preproc.aggregate == t.aggregate
-            np.testing.assert_allclose(reloaded.predict_proba(val[0]), probs, atol=1e-6)
+def test_reading_whole_documents_learns_what_truncation_cannot_see(tiny_distilbert_dir, tmp_path, options,
+                                                                   late_label, head_accuracy):
+    _, val = late_label
+    t, vd, learner, accuracy, cm = _train_and_validate(tiny_distilbert_dir, *late_label, **options)
+    assert cm.sum() == 32  # one row per document, not per window
+    losses = learner.top_losses(5)
+    assert all(0 <= i < 32 for i, _, _, _ in losses)
+    predictor = tfclf.get_predictor(learner.model, t)
+    probs = predictor.predict_proba(val[0])
+    np.testing.assert_allclose(probs, learner.predict(vd), atol=1e-6)
+    reloaded = tfclf.load_predictor(predictor.save(tmp_path / "p"))
+    assert reloaded.preproc.max_windows == t.max_windows and reloaded.preproc.truncation == t.truncation
+    assert reloaded.preproc.aggregate == t.aggregate
+    np.testing.assert_allclose(reloaded.predict_proba(val[0]), probs, atol=1e-6)
     # The label words are never inside the first 16 tokens: truncation is at chance. Windows
     # learn it through label noise (most windows of a text hold no sentiment word); measured
     # 0.81-0.84 with windows and 1.0 with head+tail (seeded, so repeatable on CPU).
-    assert accuracy["head"] <= 0.65, accuracy
-    assert accuracy["whole"] >= 0.75 and accuracy["whole"] >= accuracy["head"] + 0.2, accuracy
+    assert head_accuracy <= 0.65, head_accuracy
+    assert accuracy >= 0.75 and accuracy >= head_accuracy + 0.2, (accuracy, head_accuracy)
 
 
 def test_windows_prediction_is_the_mean_of_its_windows(labels_fitted):
