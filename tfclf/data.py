@@ -29,8 +29,10 @@ class TextDataset:
     Created by `Transformer.preprocess_train` / `preprocess_test`; consumed by the Learner.
 
     Attributes:
-        texts: the original texts (kept so that top losses can show them).
-        targets: encoded targets (int ids, multi-hot rows or floats) or None for unlabeled data.
+        texts: the original texts (kept so that top losses can show them), one per text.
+        targets: encoded targets (int ids, multi-hot rows or floats) or None for unlabeled data,
+            one per row.
+        doc_ids: None, or each row's text index when long texts were split into windows.
         lengths: the number of tokens of each document after truncation.
         maxlen: the truncation length.
         pad_token_id: the tokenizer's padding id.
@@ -46,6 +48,8 @@ class TextDataset:
         pad_token_id: int = 0,
         batch_size: int | None = None,
         mode: str = "multiclass",
+        doc_ids: Sequence[int] | None = None,
+        aggregate: str = "mean_logits",
     ):
         self.lengths = np.fromiter((len(t) for t in token_ids), dtype=np.int32, count=len(token_ids))
         self.offsets = np.zeros(len(self.lengths) + 1, dtype=np.int64)
@@ -61,6 +65,11 @@ class TextDataset:
         self.pad_token_id = int(pad_token_id)
         self.batch_size = batch_size
         self.mode = mode
+        # Rows are windows of longer texts when set: doc_ids[r] is row r's text (see tfclf.windows).
+        self.doc_ids = None if doc_ids is None else np.asarray(doc_ids, dtype=np.int64)
+        if self.doc_ids is not None and len(self.doc_ids) != len(self.lengths):
+            raise ValueError(f"{len(self.lengths)} rows but {len(self.doc_ids)} doc_ids")
+        self.aggregate = aggregate
 
     def __len__(self) -> int:
         return len(self.lengths)
@@ -70,6 +79,21 @@ class TextDataset:
             f"TextDataset({len(self)} docs, maxlen={self.maxlen}, mean tokens="
             f"{float(self.lengths.mean()) if len(self) else 0:.1f}, labeled={self.targets is not None})"
         )
+
+    @property
+    def n_docs(self) -> int:
+        """The number of texts (equal to the number of rows unless texts were split in windows)."""
+        if self.doc_ids is None:
+            return len(self)
+        return int(self.doc_ids.max()) + 1 if len(self.doc_ids) else 0
+
+    @property
+    def doc_targets(self) -> np.ndarray | None:
+        """One target per text (a window's target is its text's)."""
+        if self.targets is None or self.doc_ids is None:
+            return self.targets
+        _, first = np.unique(self.doc_ids, return_index=True)
+        return self.targets[first]
 
     def token_ids(self, i: int) -> np.ndarray:
         return self.ids[self.offsets[i] : self.offsets[i + 1]]

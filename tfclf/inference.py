@@ -41,6 +41,22 @@ def predict_logits(fn: LogitsFunction, data: TextDataset, batch_size: int) -> np
     return out
 
 
+def predict_documents(fn: LogitsFunction, data: TextDataset, batch_size: int) -> np.ndarray:
+    """Probabilities (or regression values) per document of `data`, in its order.
+
+    A dataset of windows (``data.doc_ids`` set) is averaged per document: the logits, then the
+    softmax / sigmoid ("mean_logits"), or the probabilities ("mean_probs").
+    """
+    from tfclf.windows import MEAN_PROBS, aggregate
+
+    logits = predict_logits(fn, data, batch_size)
+    if data.doc_ids is None:
+        return to_probabilities(logits, data.mode)
+    if data.aggregate == MEAN_PROBS:
+        return aggregate(to_probabilities(logits, data.mode), data.doc_ids, data.n_docs)
+    return to_probabilities(aggregate(logits, data.doc_ids, data.n_docs), data.mode)
+
+
 def to_probabilities(logits: np.ndarray, mode: str) -> np.ndarray:
     """Softmax (single-label), sigmoid (multi-label) or the raw value (regression), in float64."""
     z = np.asarray(logits, dtype=np.float64)

@@ -15,7 +15,7 @@ from tfclf.callbacks import BestWeightsGuard, EpochCheckpoint, Recorder, latest_
 from tfclf._util import base_optimizer
 from tfclf._util import positive_int as _check_positive_int
 from tfclf.data import TextDataset
-from tfclf.inference import LogitsFunction, per_example_loss, predict_logits, to_probabilities
+from tfclf.inference import LogitsFunction, per_example_loss, predict_documents
 from tfclf.labels import MULTICLASS, MULTILABEL, REGRESSION
 
 DEFAULT_SWEEP_STEPS = 100
@@ -385,7 +385,7 @@ class Learner:
         data = self._val(val_data)
         if self._logits_fn is None:
             self._logits_fn = LogitsFunction(self.model)
-        return to_probabilities(predict_logits(self._logits_fn, data, self.eval_batch_size), data.mode)
+        return predict_documents(self._logits_fn, data, self.eval_batch_size)
 
     def validate(self, val_data: TextDataset | None = None, print_report: bool = True,
                  class_names: list[str] | None = None, save_path: str | None = None):
@@ -399,7 +399,7 @@ class Learner:
         data = self._val(val_data)
         probs = self.predict(data)
         if data.mode == REGRESSION:
-            err = probs.reshape(len(probs), -1)[:, 0] - data.targets
+            err = probs.reshape(len(probs), -1)[:, 0] - data.doc_targets
             result = {"mae": float(np.abs(err).mean()), "mse": float((err**2).mean())}
             if print_report:
                 print(f"MAE: {result['mae']:.4f}  MSE: {result['mse']:.4f}")
@@ -410,11 +410,11 @@ class Learner:
             raise ValueError(f"class_names has {len(names)} names; the model has {k} outputs")
         if data.mode == MULTILABEL:
             y_pred = (probs >= 0.5).astype(int)
-            y_true = data.targets.astype(int)
+            y_true = data.doc_targets.astype(int)
             cm = metrics.multilabel_confusion_matrix(y_true, y_pred)
         else:
             y_pred = probs.argmax(axis=1)
-            y_true = data.targets.astype(int)
+            y_true = data.doc_targets.astype(int)
             cm = metrics.confusion_matrix(y_true, y_pred, labels=list(range(k)))
         report = metrics.classification_report(
             y_true, y_pred, labels=list(range(k)), target_names=names, digits=4, zero_division=0
@@ -450,7 +450,7 @@ class Learner:
         """
         data = self._val(val_data)
         probs = self.predict(data)
-        losses = per_example_loss(probs, data.targets, data.mode)
+        losses = per_example_loss(probs, data.doc_targets, data.mode)
         order = np.argsort(-losses, kind="stable")
         start, end = (0, n) if isinstance(n, (int, np.integer)) else tuple(n)
         if isinstance(start, bool) or start < 0 or end < start:
@@ -458,7 +458,7 @@ class Learner:
         names = preproc.get_classes() if preproc is not None else None
         out = []
         for i in order[start:end]:
-            truth, pred = self._labels_of(data.targets[i], probs[i], data.mode, names)
+            truth, pred = self._labels_of(data.doc_targets[i], probs[i], data.mode, names)
             out.append((int(i), float(losses[i]), truth, pred))
         return out
 

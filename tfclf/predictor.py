@@ -26,7 +26,7 @@ import numpy as np
 from tfclf._util import positive_int
 from tfclf._util import sha256_file as _sha256
 from tfclf.data import TextDataset
-from tfclf.inference import LogitsFunction, predict_logits, to_probabilities
+from tfclf.inference import LogitsFunction, predict_documents
 from tfclf.precision import model_precision
 from tfclf.preprocess import Transformer, check_texts
 
@@ -82,9 +82,12 @@ class Predictor:
     def _forward(self, texts: list[str]) -> np.ndarray:
         if self._fn is None:
             self._fn = LogitsFunction(self.model)
-        data = TextDataset(self.preproc.encode(texts), None, maxlen=self.preproc.maxlen,
-                           pad_token_id=self.preproc.get_tokenizer().pad_token_id or 0)
-        return to_probabilities(predict_logits(self._fn, data, self.batch_size), self.mode)
+        ids, doc_ids = self.preproc.encode_documents(texts)
+        data = TextDataset(ids, None, maxlen=self.preproc.maxlen,
+                           pad_token_id=self.preproc.get_tokenizer().pad_token_id or 0,
+                           doc_ids=doc_ids if self.preproc.reads_whole_documents else None,
+                           aggregate=self.preproc.aggregate, mode=self.mode)
+        return predict_documents(self._fn, data, self.batch_size)
 
     def predict_proba(self, texts: str | Sequence[str]) -> np.ndarray:
         """Class probabilities: one row per text (a 1-D row for a single string).
@@ -176,6 +179,9 @@ class Predictor:
                 "labels": self.preproc.codec_.to_json(),
                 "threshold": self.threshold,
                 "batch_size": self.batch_size,
+                # how long texts are read (tfclf.windows); absent in older manifests = the defaults
+                **{k: v for k, v in self.preproc.to_json().items()
+                   if k in ("truncation", "head_tokens", "max_windows", "window_overlap", "aggregate")},
                 "files": {p.name: _sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()},
             }
             (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")

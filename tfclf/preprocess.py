@@ -28,6 +28,17 @@ def _clip(text: str, budget: int) -> str:
     return cut[:space] if space > budget // 2 else cut
 
 
+def _clip_both_ends(text: str, budget: int) -> str:
+    """`text` if it has at most 2 x `budget` characters, else its first and last `budget` ones
+    (cut at whitespace), so that head+tail truncation and windows still see the text's end."""
+    if len(text) <= 2 * budget:
+        return text
+    tail = text[-budget:]
+    space = max(tail.find(" "), tail.find("\n"))
+    tail = tail[space + 1:] if 0 <= space < budget // 2 else tail
+    return _clip(text, budget) + " " + tail
+
+
 def check_texts(texts: Any, name: str = "texts") -> list[str]:
     """A list of str from a list / tuple / array / Series of str, or a clear error."""
     if isinstance(texts, (str, bytes)):
@@ -64,6 +75,14 @@ class Transformer:
         batch_size: default batch size for learners built on these datasets.
         multilabel: None decides from the labels (multi-hot rows = multi-label).
         use_with_learner: accepted for ktrain compatibility; datasets always suit the Learner.
+        truncation: how a text longer than maxlen is cut: "head" (its first tokens, ktrain's way)
+            or "head_tail" (its first `head_tokens` and its last tokens). See `tfclf.windows`.
+        head_tokens: content tokens kept from the start with "head_tail" (default: a quarter).
+        max_windows: above 1, a long text is read whole as overlapping windows of maxlen tokens
+            (at most this many per text, spread evenly over it): each window trains with the
+            text's label, and predictions average the windows per text.
+        window_overlap: tokens two consecutive windows share (default: half a window).
+        aggregate: how windows combine into one prediction: "mean_logits" or "mean_probs".
         precision: the Keras dtype policy of models built by `get_classifier`: "auto" (bfloat16
             on CPUs with AMX / AVX512-BF16, float16 with loss scaling on NVIDIA GPUs, else
             float32; ``$TFCLF_PRECISION`` overrides it), "float32", "mixed_bfloat16" or
@@ -85,6 +104,11 @@ class Transformer:
         multilabel: bool | None = None,
         use_with_learner: bool = True,
         precision: str = "auto",
+        truncation: str = "head",
+        head_tokens: int | None = None,
+        max_windows: int = 1,
+        window_overlap: int | None = None,
+        aggregate: str = "mean_logits",
     ):
         self.model_name = model_name
         self.maxlen = maxlen
@@ -94,6 +118,11 @@ class Transformer:
         self.multilabel = multilabel
         self.use_with_learner = use_with_learner
         self.precision = precision
+        self.truncation = truncation
+        self.head_tokens = head_tokens
+        self.max_windows = max_windows
+        self.window_overlap = window_overlap
+        self.aggregate = aggregate
         self._check_args()
 
     def _check_args(self) -> None:
@@ -113,6 +142,21 @@ class Transformer:
 
         if self.precision not in PRECISIONS:
             resolve_precision(self.precision)  # raises a helpful error for an unknown name
+        from tfclf import windows as W
+
+        if self.truncation not in W.TRUNCATIONS:
+            raise ValueError(f"truncation must be one of {W.TRUNCATIONS}, got {self.truncation!r}")
+        if self.aggregate not in W.AGGREGATES:
+            raise ValueError(f"aggregate must be one of {W.AGGREGATES}, got {self.aggregate!r}")
+        positive_int(self.max_windows, "max_windows")
+        if self.head_tokens is not None:
+            if isinstance(self.head_tokens, bool) or not isinstance(self.head_tokens, (int, np.integer)) \
+                    or not 0 <= self.head_tokens < self.maxlen:
+                raise ValueError(f"head_tokens must be an integer in [0, maxlen), got {self.head_tokens!r}")
+        if self.window_overlap is not None:
+            if isinstance(self.window_overlap, bool) or not isinstance(self.window_overlap, (int, np.integer)) \
+                    or not 0 <= self.window_overlap < self.maxlen - 2:
+                raise ValueError(f"window_overlap must be an integer in [0, maxlen - 2), got {self.window_overlap!r}")
         if self.class_names and self.classes and list(self.class_names) != list(self.classes):
             raise ValueError("class_names and classes disagree: pass only one of them")
 
@@ -203,6 +247,56 @@ class Transformer:
             return_token_type_ids=False,
         )["input_ids"]
 
+    @property
+    def reads_whole_documents(self) -> bool:
+        """Whether long texts become several windows (``max_windows > 1``)."""
+        return int(self.max_windows) > 1
+
+    def _special_tokens(self) -> tuple[list[int], list[int]]:
+        """The special tokens the tokenizer puts before and after a text's content tokens."""
+        if not hasattr(self, "specials_"):
+            tok = self.get_tokenizer()
+            content = tok("a", add_special_tokens=False)["input_ids"]
+            full = tok("a", add_special_tokens=True)["input_ids"]
+            at = next(i for i in range(len(full) - len(content) + 1) if full[i:i + len(content)] == content)
+            self.specials_ = (full[:at], full[at + len(content):])
+        return self.specials_
+
+    def encode_documents(self, texts: Sequence[str]) -> tuple[list[list[int]], np.ndarray | None]:
+        """Token ids per row, and each row's text index (None when every text is one row).
+
+        With the default head truncation this is `encode`. With "head_tail" each text is one row
+        of its first and last tokens; with ``max_windows > 1`` a long text gives several rows
+        (see `tfclf.windows`). Short texts are encoded as `encode` encodes them in every mode.
+        """
+        from tfclf import windows as W
+
+        if self.truncation == W.HEAD and not self.reads_whole_documents:
+            return self.encode(texts), None
+        prefix, suffix = self._special_tokens()
+        size = self.maxlen - len(prefix) - len(suffix)
+        if size < 1:
+            raise ValueError(f"maxlen={self.maxlen} leaves no room for text between the special tokens")
+        budget = self.maxlen * _CHARS_PER_TOKEN_BUDGET * int(self.max_windows)
+        rows: list[list[int]] = []
+        doc_ids: list[int] = []
+        tok = self.get_tokenizer()
+        for s in range(0, len(texts), _TOKENIZE_CHUNK):
+            chunk = [_clip_both_ends(t, budget) for t in texts[s:s + _TOKENIZE_CHUNK]]
+            contents = tok(chunk, add_special_tokens=False, truncation=False, padding=False,
+                           return_attention_mask=False, return_token_type_ids=False)["input_ids"]
+            for i, content in enumerate(contents):
+                if self.reads_whole_documents:
+                    overlap = size // 2 if self.window_overlap is None else min(int(self.window_overlap), size - 1)
+                    parts = W.windows(content, size, size - overlap, int(self.max_windows))
+                else:
+                    head = size // 4 if self.head_tokens is None else min(int(self.head_tokens), size)
+                    parts = [W.head_tail(content, size, head)]
+                for part in parts:
+                    rows.append(prefix + part + suffix)
+                    doc_ids.append(s + i)
+        return rows, np.asarray(doc_ids, dtype=np.int64)
+
     def preprocess_train(self, texts: Sequence[str], y: Any = None, mode: str = "train", verbose: int = 1) -> TextDataset:
         """Learns the labels from `y` and tokenizes `texts` for training.
 
@@ -247,7 +341,9 @@ class Transformer:
 
     def _dataset(self, texts: list[str], y: Any, verbose: int, split: str) -> TextDataset:
         targets = None if y is None else self.codec_.encode(y)
-        ids = self.encode(texts)
+        ids, doc_ids = self.encode_documents(texts)
+        if doc_ids is not None and targets is not None:
+            targets = targets[doc_ids]  # every window carries its text's label
         ds = TextDataset(
             ids,
             targets,
@@ -256,13 +352,18 @@ class Transformer:
             pad_token_id=self.get_tokenizer().pad_token_id or 0,
             batch_size=self.batch_size,
             mode=self.codec_.mode_,
+            doc_ids=doc_ids if self.reads_whole_documents else None,
+            aggregate=self.aggregate,
         )
         if verbose:
             truncated = int((ds.lengths >= self.maxlen).sum())
+            rows = f", {len(ds)} windows (at most {self.max_windows} per doc)" if ds.doc_ids is not None else ""
+            cut = "in windows" if ds.doc_ids is not None else (
+                f"truncated to maxlen={self.maxlen}" + (" (head+tail)" if self.truncation != "head" else ""))
             print(
-                f"preprocessing {split}: {len(ds)} docs, {self.codec_.mode_}, "
-                f"{len(self.codec_.classes_)} classes; tokens per doc: mean {ds.lengths.mean():.0f}, "
-                f"max {ds.lengths.max()}; {truncated} truncated to maxlen={self.maxlen}"
+                f"preprocessing {split}: {ds.n_docs} docs{rows}, {self.codec_.mode_}, "
+                f"{len(self.codec_.classes_)} classes; tokens per row: mean {ds.lengths.mean():.0f}, "
+                f"max {ds.lengths.max()}; {truncated} rows full ({cut})"
             )
         return ds
 
@@ -310,6 +411,11 @@ class Transformer:
             "maxlen": int(self.maxlen),
             "labels": self._codec().to_json(),
             "batch_size": self.batch_size,
+            "truncation": self.truncation,
+            "head_tokens": self.head_tokens,
+            "max_windows": int(self.max_windows),
+            "window_overlap": self.window_overlap,
+            "aggregate": self.aggregate,
         }
 
     @classmethod
@@ -317,8 +423,11 @@ class Transformer:
         """Rebuilds a fitted Transformer from a saved predictor folder, without resolving the name."""
         from tfclf.models import ModelSource
 
+        # Predictors saved before long-document options existed read like the defaults.
         t = cls(data["model_name"], maxlen=int(data["maxlen"]), class_names=data["labels"]["classes"],
-                batch_size=data.get("batch_size"))
+                batch_size=data.get("batch_size"), truncation=data.get("truncation", "head"),
+                head_tokens=data.get("head_tokens"), max_windows=int(data.get("max_windows", 1)),
+                window_overlap=data.get("window_overlap"), aggregate=data.get("aggregate", "mean_logits"))
         t.source_ = ModelSource(Path(folder), "folder", data["model_name"])
         t.config_ = config
         t.tokenizer_ = tokenizer
