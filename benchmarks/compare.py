@@ -65,21 +65,31 @@ def main() -> None:
     parser.add_argument("--no-append", action="store_true", help="print only")
     parser.add_argument("--results", default=str(HERE / "results"), help="the folder of JSON results")
     parser.add_argument("--out", default=str(HERE / "RESULTS.md"), help="the Markdown file to append to")
+    parser.add_argument("--with", dest="extra", action="append", default=[], metavar="LABEL=JSON",
+                        help="another tfclf run as an extra column (e.g. tfclf-float32=results/x.json), "
+                             "with its own ratio to ktrain")
     args = parser.parse_args()
     results = {}
     for system in SYSTEMS:
         path = Path(args.results) / f"{system}-{args.config}.json"
         if path.is_file():
             results[system] = json.loads(path.read_text())
+    extra = []
+    for item in args.extra:
+        label, _, path = item.partition("=")
+        results[label] = json.loads(Path(path).read_text())
+        extra.append(label)
     if not results:
         raise SystemExit(f"no results for config {args.config!r} in {args.results}")
     present = [s for s in SYSTEMS if s in results]
-    header = "| field | " + " | ".join(present) + " | tfclf/ktrain |"
-    lines = [header, "|" + "---|" * (len(present) + 2)]
+    present[1:1] = extra  # beside tfclf
+    ratios = [s for s in ["tfclf", *extra] if s in results]
+    header = "| field | " + " | ".join(present) + " | " + " | ".join(f"{s}/ktrain" for s in ratios) + " |"
+    lines = [header, "|" + "---|" * (len(present) + len(ratios) + 1)]
     for label, key, _ in ROWS:
         values = [results[s].get(key) for s in present]
-        r = ratio(results.get("tfclf", {}).get(key), results.get("ktrain", {}).get(key))
-        lines.append(f"| {label} | " + " | ".join(fmt(v) for v in values) + f" | {r} |")
+        rs = [ratio(results[s].get(key), results.get("ktrain", {}).get(key)) for s in ratios]
+        lines.append(f"| {label} | " + " | ".join(fmt(v) for v in values) + " | " + " | ".join(rs) + " |")
     table = "\n".join(lines)
     print(table)
     if args.no_append:
