@@ -206,7 +206,8 @@ def test_get_classifier(tiny_distilbert_dir, y, mode, outputs, loss_name):
     assert t.mode_ == mode
     model = t.get_classifier()
     assert model.optimizer is not None  # compiled, ready for get_learner
-    assert type(model.loss).__name__ == loss_name
+    # the loss runs on float32 logits (mixed precision), wrapping the Keras loss for the mode
+    assert type(model.loss).__name__ == "Float32Loss" and type(model.loss.inner).__name__ == loss_name
     assert model.config.num_labels == outputs
     assert _logits(model, t, ["good movie", "bad"]).shape == (2, outputs)
     if mode != REGRESSION:
@@ -298,9 +299,15 @@ def test_to_json_and_from_saved_round_trip(tiny_distilbert_dir):
     t.preprocess_train(["good", "bad"], ["pos", "neg"], verbose=0)
     data = t.to_json()
     assert data == {"model_name": str(tiny_distilbert_dir), "maxlen": 16,
-                    "labels": {"mode": MULTICLASS, "classes": ["neg", "pos"]}, "batch_size": 4}
+                    "labels": {"mode": MULTICLASS, "classes": ["neg", "pos"]}, "batch_size": 4,
+                    "truncation": "head", "head_tokens": None, "max_windows": 1, "window_overlap": None,
+                    "aggregate": "mean_logits"}
     copy = text.Transformer.from_saved(tiny_distilbert_dir, data, t.get_tokenizer(), t._config())
     assert copy.get_classes() == ["neg", "pos"] and copy.maxlen == 16
+    # a manifest written before the long-document options existed reads as the defaults
+    old = {k: data[k] for k in ("model_name", "maxlen", "labels", "batch_size")}
+    legacy = text.Transformer.from_saved(tiny_distilbert_dir, old, t.get_tokenizer(), t._config())
+    assert (legacy.truncation, legacy.max_windows, legacy.aggregate) == ("head", 1, "mean_logits")
     assert copy.encode(["good movie"]) == t.encode(["good movie"])
 
 

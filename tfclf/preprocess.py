@@ -357,13 +357,15 @@ class Transformer:
         )
         if verbose:
             truncated = int((ds.lengths >= self.maxlen).sum())
-            rows = f", {len(ds)} windows (at most {self.max_windows} per doc)" if ds.doc_ids is not None else ""
-            cut = "in windows" if ds.doc_ids is not None else (
-                f"truncated to maxlen={self.maxlen}" + (" (head+tail)" if self.truncation != "head" else ""))
+            if ds.doc_ids is not None:
+                cut = f"{len(ds)} windows of up to {self.maxlen} tokens (at most {self.max_windows} per doc)"
+            else:
+                how = " (head+tail)" if self.truncation != "head" else ""
+                cut = f"{truncated} truncated to maxlen={self.maxlen}{how}"
             print(
-                f"preprocessing {split}: {ds.n_docs} docs{rows}, {self.codec_.mode_}, "
+                f"preprocessing {split}: {ds.n_docs} docs, {self.codec_.mode_}, "
                 f"{len(self.codec_.classes_)} classes; tokens per row: mean {ds.lengths.mean():.0f}, "
-                f"max {ds.lengths.max()}; {truncated} rows full ({cut})"
+                f"max {ds.lengths.max()}; {cut}"
             )
         return ds
 
