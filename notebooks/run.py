@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import ast
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -44,6 +45,37 @@ def inject(nb, params: dict) -> None:
     nb.cells.insert(where + 1, cell)
 
 
+# Start-up chatter from TensorFlow's C++ side and tqdm that says nothing about the notebook.
+_NOISE = re.compile(r"^(WARNING: All log messages before absl|[IWE]\d{4} |.*TqdmWarning: IProgress|"
+                    r"\s*from \.autonotebook import tqdm)")
+
+
+def tidy(nb) -> None:
+    """Stream outputs as a terminal shows them: consecutive writes to one stream are joined, a
+    line rewritten with carriage returns (Keras progress bars) keeps its last state, and start-up
+    log chatter is dropped."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        merged = []
+        for out in cell.get("outputs", []):
+            last = merged[-1] if merged else None
+            if (out.get("output_type") == "stream" and last is not None
+                    and last.get("output_type") == "stream" and last["name"] == out["name"]):
+                last["text"] += out["text"]
+            else:
+                merged.append(out)
+        kept = []
+        for out in merged:
+            if out.get("output_type") == "stream":
+                lines = [line.rsplit("\r", 1)[-1].replace("\b", "") for line in out["text"].split("\n")]
+                out["text"] = "\n".join(line for line in lines if not _NOISE.match(line))
+                if not out["text"].strip():
+                    continue
+            kept.append(out)
+        cell["outputs"] = kept
+
+
 def run(path: Path, params: dict, output: Path, timeout: int = 3600) -> None:
     import nbformat
     from nbclient import NotebookClient
@@ -67,6 +99,7 @@ def run(path: Path, params: dict, output: Path, timeout: int = 3600) -> None:
             os.environ.pop("MPLBACKEND", None)
         else:
             os.environ["MPLBACKEND"] = saved_backend
+    tidy(nb)
     nbformat.write(nb, str(output))
 
 

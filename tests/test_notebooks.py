@@ -69,6 +69,8 @@ def test_tutorial_notebook_runs_every_step(executed):
     assert "tfclf-explanation" in text  # the explanation rendered as HTML
     assert "same probabilities after reloading: True" in text
     assert (saved / "manifest.json").is_file()
+    # progress bars are stored as a terminal shows them (last state), start-up chatter dropped
+    assert "\r" not in text and "absl::InitializeLog" not in text
 
 
 def test_explanation_notebook_runs(executed):
@@ -78,6 +80,20 @@ def test_explanation_notebook_runs(executed):
     assert "test documents, accuracy" in text and "true '" in text
     assert text.count("tfclf-explanation") >= 2
     assert "mean overlap" in text and "s/explanation" in text
+
+
+def test_tidy_keeps_what_a_terminal_shows():
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("fit()")
+    cell.outputs = [
+        nbformat.v4.new_output("stream", name="stderr", text="I0000 00:00:1 port.cc:153] oneDNN on\n"),
+        nbformat.v4.new_output("stream", name="stdout", text="1/3 [..] \r2/3 [=.] \r3/3 [==] done\nnext line\n"),
+    ]
+    nb.cells = [cell]
+    notebook_runner.tidy(nb)
+    assert [o["text"] for o in cell.outputs] == ["3/3 [==] done\nnext line\n"]
 
 
 def test_runner_rejects_a_notebook_without_parameters(tmp_path):

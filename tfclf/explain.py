@@ -158,7 +158,7 @@ def explain_text(predictor, doc: str, *, num_features: int = 10, num_samples: in
                                           num_samples=num_samples)
     out = [
         Explanation(text=text, class_name=classes[t], probability=float(probs[t]), predicted=predicted,
-                    weights=[(w, float(v)) for w, v in lime_exp.as_list(label=t)],
+                    weights=[(str(w), float(v)) for w, v in lime_exp.as_list(label=t)],
                     score=float(lime_exp.score[t] if isinstance(lime_exp.score, dict) else lime_exp.score),
                     num_samples=num_samples,
                     probabilities={c: float(p) for c, p in zip(classes, probs)})
