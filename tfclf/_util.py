@@ -16,6 +16,14 @@ def positive_int(value: Any, name: str) -> int:
     return int(value)
 
 
+def int_in_range(value: Any, name: str, low: int, high: int, high_text: str) -> int:
+    """`value` as an int if it is a whole number in [low, high), else a ValueError naming `name`
+    and the range as ``[low, high_text)``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value < high:
+        raise ValueError(f"{name} must be an integer in [{low}, {high_text}), got {value!r}")
+    return int(value)
+
+
 def class_names(value: Any, name: str = "class_names") -> list[str] | None:
     """A list of distinct non-empty strings, or None for None / empty; else a clear error."""
     if value is None:

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from tfclf._util import class_names as check_class_names
-from tfclf._util import positive_int
+from tfclf._util import int_in_range, positive_int
 from tfclf.data import TextDataset
 from tfclf.labels import MULTILABEL, REGRESSION, LabelCodec
 
@@ -150,13 +150,9 @@ class Transformer:
             raise ValueError(f"aggregate must be one of {W.AGGREGATES}, got {self.aggregate!r}")
         positive_int(self.max_windows, "max_windows")
         if self.head_tokens is not None:
-            if isinstance(self.head_tokens, bool) or not isinstance(self.head_tokens, (int, np.integer)) \
-                    or not 0 <= self.head_tokens < self.maxlen:
-                raise ValueError(f"head_tokens must be an integer in [0, maxlen), got {self.head_tokens!r}")
+            int_in_range(self.head_tokens, "head_tokens", 0, self.maxlen, "maxlen")
         if self.window_overlap is not None:
-            if isinstance(self.window_overlap, bool) or not isinstance(self.window_overlap, (int, np.integer)) \
-                    or not 0 <= self.window_overlap < self.maxlen - 2:
-                raise ValueError(f"window_overlap must be an integer in [0, maxlen - 2), got {self.window_overlap!r}")
+            int_in_range(self.window_overlap, "window_overlap", 0, self.maxlen - 2, "maxlen - 2")
         if self.class_names and self.classes and list(self.class_names) != list(self.classes):
             raise ValueError("class_names and classes disagree: pass only one of them")
 
