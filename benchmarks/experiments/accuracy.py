@@ -1,0 +1,139 @@
+"""Accuracy on the 20 Newsgroups tutorial split, one configuration over several seeds (issue 10).
+
+Each seed trains a fresh model with fit_onecycle, then predicts the 1502 test documents with a
+Predictor (so long-document windows are aggregated per document, as a user's `predict` would).
+The JSON is rewritten after every seed, so a run cut short keeps the seeds it finished.
+
+    python benchmarks/experiments/accuracy.py --name windows256x4 --maxlen 256 --max-windows 4 \
+        --seeds 42 43 44 --model ../shared/models/all-MiniLM-L6-v2 \
+        --archive ../shared/data/20news-bydate.tar.gz
+
+`--lr find` runs the LR finder per seed and takes its suggestion inside 1e-5..1e-4 (the
+quickstart's rule), else 5e-5. `--early-stopping N` uses `autofit` with the 1cycle-shaped
+triangular schedule and early stopping on val_loss (best epoch's weights restored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+import bench_common as bc  # noqa: E402
+
+
+def parse() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--name", required=True, help="the configuration's name (the JSON's file name)")
+    p.add_argument("--model", required=True)
+    p.add_argument("--archive", default=bc.os.environ.get("TFCLF_20NG_ARCHIVE"))
+    p.add_argument("--maxlen", type=int, default=256)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--lr", default="5e-5", help="a learning rate, or 'find'")
+    p.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44])
+    p.add_argument("--truncation", default="head")
+    p.add_argument("--head-tokens", type=int)
+    p.add_argument("--max-windows", type=int, default=1)
+    p.add_argument("--window-overlap", type=int)
+    p.add_argument("--aggregate", default="mean_logits")
+    p.add_argument("--precision", default="auto")
+    p.add_argument("--limit", type=int, help="first N train and test documents (for trying the script)")
+    p.add_argument("--output", help="default: benchmarks/results/accuracy/NAME.json")
+    return p.parse_args()
+
+
+def run_seed(args, seed: int, train, test) -> dict:
+    import numpy as np
+    from sklearn.metrics import accuracy_score, f1_score
+
+    import tfclf
+    from tfclf import text
+    from tfclf.precision import model_precision
+    from tfclf.quickstart import pick_lr
+
+    tfclf.set_seed(seed)
+    t = text.Transformer(args.model, maxlen=args.maxlen, class_names=train.class_names, precision=args.precision,
+                         truncation=args.truncation, head_tokens=args.head_tokens, max_windows=args.max_windows,
+                         window_overlap=args.window_overlap, aggregate=args.aggregate)
+    t0 = time.perf_counter()
+    trn = t.preprocess_train(train.texts, train.labels)
+    val = t.preprocess_test(test.texts, test.labels)
+    preprocess_s = time.perf_counter() - t0
+    learner = tfclf.get_learner(t.get_classifier(), trn, val, batch_size=args.batch_size, seed=seed)
+    out = {"seed": seed, "precision": model_precision(learner.model), "train_rows": len(trn), "test_rows": len(val),
+           "preprocess_s": round(preprocess_s, 2)}
+    if args.lr == "find":
+        t0 = time.perf_counter()
+        suggestions = learner.lr_find(verbose=0)
+        out["lr_find_s"] = round(time.perf_counter() - t0, 1)
+        lr, why = pick_lr(suggestions, fallback=5e-5)
+        out["lr_suggestions"] = suggestions._asdict()
+        out["lr_why"] = why
+    else:
+        lr = float(args.lr)
+    out["lr"] = lr
+
+    t0 = time.perf_counter()
+    learner.fit_onecycle(lr, args.epochs, verbose=2)
+    out["train_s"] = round(time.perf_counter() - t0, 1)
+    hist = learner.history.history
+    out["val_loss_per_epoch"] = [round(float(v), 4) for v in hist.get("val_loss", [])]
+    out["val_row_accuracy_per_epoch"] = [round(float(v), 4) for v in hist.get("val_accuracy", [])]
+
+    predictor = tfclf.get_predictor(learner.model, t, batch_size=32)
+    predictor.predict(test.texts[:8])
+    t0 = time.perf_counter()
+    probs = predictor.predict_proba(test.texts)
+    out["predict_s"] = round(time.perf_counter() - t0, 1)
+    out["predict_docs_per_s"] = round(len(test.texts) / out["predict_s"], 1)
+    classes = predictor.get_classes()
+    pred = [classes[i] for i in np.asarray(probs).argmax(axis=1)]
+    out["test_accuracy"] = round(float(accuracy_score(test.labels, pred)), 5)
+    out["test_correct"] = int(sum(p == y for p, y in zip(pred, test.labels)))
+    out["test_macro_f1"] = round(float(f1_score(test.labels, pred, average="macro")), 5)
+    out["peak_rss_mb"] = round(bc.peak_rss_mb(), 0)
+    print(f"seed {seed}: accuracy {out['test_accuracy']:.4f} ({out['test_correct']}/{len(test.texts)}), "
+          f"train {out['train_s']:.0f} s, predict {out['predict_docs_per_s']} docs/s", flush=True)
+    return out
+
+
+def summary(runs: list[dict]) -> dict:
+    def stats(key):
+        values = [r[key] for r in runs]
+        return {"mean": round(statistics.fmean(values), 5), "min": min(values), "max": max(values),
+                "std": round(statistics.stdev(values), 5) if len(values) > 1 else 0.0}
+
+    return {key: stats(key) for key in ("test_accuracy", "test_macro_f1", "train_s", "predict_docs_per_s")}
+
+
+def main() -> None:
+    args = parse()
+    if not args.archive:
+        sys.exit("pass --archive (the 20news-bydate.tar.gz) or set TFCLF_20NG_ARCHIVE")
+    out_path = Path(args.output or bc.RESULTS / "accuracy" / f"{args.name}.json")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    train, test = bc.load_data(args.archive, args.limit)
+    config = {k: v for k, v in vars(args).items() if k not in ("output", "archive")}
+    result = {"name": args.name, "config": config, "command": " ".join(sys.argv), "machine": bc.machine(),
+              "versions": bc.package_versions("tensorflow", "tf-keras", "transformers"), "runs": []}
+    for seed in args.seeds:
+        result["runs"].append(run_seed(args, seed, train, test))
+        result["summary"] = summary(result["runs"])
+        out_path.write_text(json.dumps(result, indent=2) + "\n")
+        # Free the finished seed's model before the next one is built.
+        from tfclf._compat import keras
+
+        keras.backend.clear_session()
+    print(json.dumps(result["summary"], indent=2))
+    print(f"wrote {out_path}")
+
+
+if __name__ == "__main__":
+    main()
