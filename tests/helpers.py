@@ -69,7 +69,7 @@ def _built(model):
     return model
 
 
-def save_tiny_distilbert(folder: Path, seed: int = 0) -> Path:
+def save_tiny_distilbert(folder: Path, seed: int = 0, **overrides) -> Path:
     """A 2-layer DistilBERT encoder (no head, like a pretrained checkpoint) as tf_model.h5."""
     import tfclf
     from tfclf._compat import transformers
@@ -78,7 +78,7 @@ def save_tiny_distilbert(folder: Path, seed: int = 0) -> Path:
     # All of Python's, NumPy's and TensorFlow's seeds: tf-keras draws the seeds of unseeded
     # initializers from Python's `random`, so tf.random.set_seed alone gives new weights each run.
     tfclf.set_seed(seed)
-    _built(transformers.TFDistilBertModel(tiny_distilbert_config())).save_pretrained(str(folder))
+    _built(transformers.TFDistilBertModel(tiny_distilbert_config(**overrides))).save_pretrained(str(folder))
     _save_tokenizer(folder, "DistilBertTokenizerFast")
     return folder
 
@@ -187,3 +187,24 @@ def toy_multilabel(n: int, seed: int) -> tuple[list[str], np.ndarray]:
 # accuracy on the toy data in 3 epochs from a chance-level start.
 ONECYCLE_LR = 5e-3
 ONECYCLE_EPOCHS = 3
+
+
+def compose_multilabel(texts: list[str], labels: list[str], n: int, seed: int,
+                       words: int = 50) -> tuple[list[str], list[list[str]]]:
+    """Multi-label documents composed from single-label ones: each is the opening `words` words
+    of one, two or three messages from distinct classes (half, 40% and 10% of the documents),
+    labeled with those classes. A real multi-topic text, whose labels are known exactly."""
+    rng = random.Random(seed)
+    by_class: dict[str, list[str]] = {}
+    for t, y in zip(texts, labels):
+        by_class.setdefault(y, []).append(t)
+    classes = sorted(by_class)
+    out_texts, out_labels = [], []
+    for _ in range(n):
+        k = rng.choices([1, 2, 3], weights=[5, 4, 1])[0]
+        chosen = sorted(rng.sample(classes, min(k, len(classes))))
+        parts = [" ".join(rng.choice(by_class[c]).split()[:words]) for c in chosen]
+        rng.shuffle(parts)
+        out_texts.append("\n\n".join(parts))
+        out_labels.append(chosen)
+    return out_texts, out_labels

@@ -46,8 +46,13 @@ _LAZY = {
     "Explanation": "tfclf.explain",
     "explanation_stability": "tfclf.explain",
     "set_seed": "tfclf._compat",
+    "cross_validate": "tfclf.cross_validation",
+    "CVResult": "tfclf.cross_validation",
+    "tune_thresholds": "tfclf.multilabel",
+    "multilabel_metrics": "tfclf.multilabel",
+    "train_tokenizer": "tfclf.vocab",
 }
-_SUBMODULES = ("text", "datasets", "schedules", "lr_finder", "plots", "models", "precision")
+_SUBMODULES = ("text", "datasets", "schedules", "lr_finder", "plots", "models", "precision", "multilabel", "vocab")
 
 __all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])
 

@@ -110,6 +110,10 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.folder.mkdir(parents=True, exist_ok=True)
 
     def on_epoch_end(self, epoch, logs=None):
+        from tfclf.distribute import is_chief
+
+        if not is_chief():  # every worker holds the same weights; one writes them
+            return
         tag = f"{epoch + 1:02d}"
         self.model.save_weights(str(self.folder / f"weights-{tag}.h5"))
         arrays = {f"v{i:05d}": v.numpy() for i, v in enumerate(self.model.optimizer.variables)}
@@ -139,6 +143,13 @@ def latest_checkpoint(folder: str | Path, run_info: dict) -> dict | None:
 
 def restore_checkpoint(model, checkpoint: dict) -> None:
     """Loads a checkpoint's weights and optimizer variables into `model` (building the optimizer)."""
+    from tfclf.distribute import scope_of
+
+    with scope_of(model):
+        _restore_checkpoint(model, checkpoint)
+
+
+def _restore_checkpoint(model, checkpoint: dict) -> None:
     model.load_weights(str(checkpoint["weights"]))
     opt = model.optimizer
     if not opt.variables or len(opt.variables) <= 1:

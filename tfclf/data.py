@@ -173,4 +173,9 @@ class TextDataset:
             signature = (spec_x,)
         ds = tf.data.Dataset.from_generator(generate, output_signature=signature)
         ds = ds.apply(tf.data.experimental.assert_cardinality(self.num_batches(batch_size)))
-        return ds.prefetch(tf.data.AUTOTUNE)
+        # Under MultiWorkerMirroredStrategy each worker runs this same generator: shard its batches
+        # by element (a generator has no files to shard by), so the workers' parts of step i
+        # together form global batch i, as on one device.
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        return ds.with_options(options).prefetch(tf.data.AUTOTUNE)

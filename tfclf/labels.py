@@ -47,6 +47,31 @@ def _as_label_array(y: Any) -> np.ndarray:
     return arr
 
 
+def _label_lists(y: Any) -> list[list[str]] | None:
+    """`y` as lists of class names when it is one (multi-label: ``[["a", "b"], [], ...]``), else None."""
+    if isinstance(y, (str, bytes)) or (isinstance(y, np.ndarray) and y.ndim != 1) or not hasattr(y, "__len__"):
+        return None
+    if hasattr(y, "to_numpy"):
+        y = y.to_numpy()
+    rows = list(y)
+    if not rows or not all(isinstance(r, (list, tuple, set, frozenset)) for r in rows):
+        return None
+    if not all(isinstance(v, str) for r in rows for v in r):
+        return None
+    return [list(r) for r in rows]
+
+
+def _rows_from_lists(lists: list[list[str]], classes: list[str]) -> np.ndarray:
+    index = {c: j for j, c in enumerate(classes)}
+    out = np.zeros((len(lists), len(classes)), dtype=np.float32)
+    for i, names in enumerate(lists):
+        for name in names:
+            if name not in index:
+                raise ValueError(f"unknown label {name!r} (y[{i}]); the classes are {classes}")
+            out[i, index[name]] = 1.0
+    return out
+
+
 def _is_string_labels(arr: np.ndarray) -> bool:
     return arr.ndim == 1 and all(isinstance(v, str) for v in arr.tolist())
 
@@ -97,6 +122,17 @@ class LabelCodec:
 
     # -- fitting ---------------------------------------------------------------------------------
     def fit(self, y: Any) -> "LabelCodec":
+        lists = _label_lists(y)
+        if lists is not None:
+            # Lists of class names per text: multi-label, classes from class_names or the union.
+            if self.multilabel is False:
+                raise ValueError("multilabel=False but y holds lists of labels per text")
+            names = self._checked_class_names() or sorted({v for r in lists for v in r})
+            if not names:
+                raise ValueError("every label list is empty: there are no classes to learn")
+            self.mode_, self.classes_ = MULTILABEL, list(names)
+            self._check_trainable(self.encode(lists))
+            return self
         arr = _as_label_array(y)
         names = self._checked_class_names()
         if arr.ndim == 2:
@@ -176,6 +212,11 @@ class LabelCodec:
     def encode(self, y: Any) -> np.ndarray:
         """Returns int32 ids (multiclass), float32 rows (multilabel) or float32 values (regression)."""
         self._check_fitted()
+        lists = _label_lists(y)
+        if lists is not None:
+            if self.mode_ != MULTILABEL:
+                raise ValueError(f"lists of labels per text are multi-label targets; this codec is {self.mode_}")
+            return _rows_from_lists(lists, self.classes_)
         arr = _as_label_array(y)
         k = len(self.classes_)
         if self.mode_ == REGRESSION:
@@ -213,14 +254,18 @@ class LabelCodec:
             raise ValueError(f"label id {values[i]:g} (y[{i}]) is out of range: ids go from 0 to {k - 1}")
         return values.astype(np.int32)
 
-    def decode(self, outputs: np.ndarray, threshold: float = 0.5) -> list:
-        """Turns probabilities (or regression values) into labels: a name, a list of names, or a float."""
+    def decode(self, outputs: np.ndarray, threshold=0.5) -> list:
+        """Turns probabilities (or regression values) into labels: a name, a list of names, or a float.
+
+        For multi-label outputs `threshold` is one number or one per class.
+        """
         self._check_fitted()
         outputs = np.asarray(outputs)
         if self.mode_ == REGRESSION:
             return [float(v) for v in outputs.reshape(len(outputs), -1)[:, 0]]
         if self.mode_ == MULTILABEL:
-            return [[c for c, p in zip(self.classes_, row) if p >= threshold] for row in outputs]
+            cut = np.broadcast_to(np.asarray(threshold, dtype=np.float64), (len(self.classes_),))
+            return [[c for c, p, t in zip(self.classes_, row, cut) if p >= t] for row in outputs]
         return [self.classes_[i] for i in outputs.argmax(axis=1)]
 
     def decode_targets(self, targets: np.ndarray) -> list:

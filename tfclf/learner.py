@@ -15,8 +15,11 @@ from tfclf.callbacks import BestWeightsGuard, EpochCheckpoint, Recorder, latest_
 from tfclf._util import base_optimizer
 from tfclf._util import positive_int as _check_positive_int
 from tfclf.data import TextDataset
+from tfclf.distribute import scope_of
 from tfclf.inference import LogitsFunction, per_example_loss, predict_documents
 from tfclf.labels import MULTICLASS, MULTILABEL, REGRESSION
+from tfclf.multilabel import (THRESHOLDS_ATTR, DEFAULT_THRESHOLD, Thresholds, multilabel_metrics, thresholds_array,
+                              tune_thresholds)
 
 DEFAULT_SWEEP_STEPS = 100
 
@@ -53,7 +56,10 @@ class Learner:
     """
 
     def __init__(self, model, train_data: TextDataset | None, val_data: TextDataset | None = None,
-                 batch_size: int = 32, eval_batch_size: int | None = None, seed: int | None = None):
+                 batch_size: int = 32, eval_batch_size: int | None = None, seed: int | None = None,
+                 strategy=None):
+        from tfclf.distribute import check_strategy, rebuild_in_scope, strategy_of
+
         if not isinstance(model, keras.Model):
             raise TypeError(f"model must be a tf.keras Model (from get_classifier()), got {type(model).__name__}")
         if getattr(model, "optimizer", None) is None:
@@ -65,7 +71,13 @@ class Learner:
                 )
             if data is not None and data.targets is None:
                 raise ValueError(f"{name} has no labels: preprocess it with y=...")
+        strategy = check_strategy(strategy)
+        if strategy is not None and strategy_of(model) is not strategy:
+            # Variables and optimizer slots must be created in the strategy's scope.
+            data = train_data or val_data
+            model = rebuild_in_scope(model, strategy, data.mode if data is not None else MULTICLASS)
         self.model = model
+        self.strategy = strategy if strategy is not None else strategy_of(model)
         self.train_data = train_data
         self.val_data = val_data
         self.batch_size = _check_positive_int(batch_size, "batch_size")
@@ -75,6 +87,7 @@ class Learner:
         self.history = None
         self.recorder = Recorder()
         self.lr_finder_: dict | None = None
+        self.thresholds_: list[float] | None = getattr(model, THRESHOLDS_ATTR, None)
         self._logits_fn: LogitsFunction | None = None
 
     # -- helpers ---------------------------------------------------------------------------------
@@ -387,29 +400,62 @@ class Learner:
             self._logits_fn = LogitsFunction(self.model)
         return predict_documents(self._logits_fn, data, self.eval_batch_size)
 
+    def _thresholds(self):
+        return self.thresholds_ if self.thresholds_ is not None else DEFAULT_THRESHOLD
+
+    def metrics(self, val_data: TextDataset | None = None) -> dict:
+        """The validation scores as numbers, for the data's mode.
+
+        Single-label: accuracy, macro-F1 and log loss (scikit-learn's, on the softmax
+        probabilities). Multi-label: micro- and macro-F1, Hamming loss, exact-match ratio and
+        per-label precision/recall/F1 at the thresholds in use (tuned or 0.5). Regression: MAE,
+        MSE and RMSE.
+        """
+        return self._metrics(self._val(val_data))[0]
+
+    def _metrics(self, data: TextDataset) -> tuple[dict, np.ndarray]:
+        from sklearn import metrics
+
+        probs = self.predict(data)
+        if data.mode == REGRESSION:
+            err = probs.reshape(len(probs), -1)[:, 0] - data.doc_targets
+            mse = float((err**2).mean())
+            return {"mae": float(np.abs(err).mean()), "mse": mse, "rmse": math.sqrt(mse)}, probs
+        k = probs.shape[1]
+        if data.mode == MULTILABEL:
+            return multilabel_metrics(data.doc_targets, probs, self._thresholds(), self._class_names(k)), probs
+        y_true = data.doc_targets.astype(int)
+        y_pred = probs.argmax(axis=1)
+        return {
+            "accuracy": float(metrics.accuracy_score(y_true, y_pred)),
+            "macro_f1": float(metrics.f1_score(y_true, y_pred, average="macro", labels=list(range(k)),
+                                               zero_division=0)),
+            "log_loss": float(metrics.log_loss(y_true, np.clip(probs, 1e-7, 1), labels=list(range(k)))),
+        }, probs
+
     def validate(self, val_data: TextDataset | None = None, print_report: bool = True,
                  class_names: list[str] | None = None, save_path: str | None = None):
         """Prints scikit-learn's classification report and returns the confusion matrix.
 
-        Multi-label data gives per-label confusion matrices (``multilabel_confusion_matrix``);
-        regression prints MAE and MSE and returns them.
+        Multi-label data is judged at the thresholds in use (those of `tune_thresholds`, else
+        0.5): the report gives per-label precision/recall/F1 and the micro and macro averages,
+        followed by Hamming loss and the exact-match ratio; it returns per-label confusion
+        matrices (``multilabel_confusion_matrix``). Regression prints MAE and MSE and returns them.
         """
         from sklearn import metrics
 
         data = self._val(val_data)
-        probs = self.predict(data)
+        scores, probs = self._metrics(data)
         if data.mode == REGRESSION:
-            err = probs.reshape(len(probs), -1)[:, 0] - data.doc_targets
-            result = {"mae": float(np.abs(err).mean()), "mse": float((err**2).mean())}
             if print_report:
-                print(f"MAE: {result['mae']:.4f}  MSE: {result['mse']:.4f}")
-            return result
+                print(f"MAE: {scores['mae']:.4f}  MSE: {scores['mse']:.4f}  RMSE: {scores['rmse']:.4f}")
+            return {"mae": scores["mae"], "mse": scores["mse"]}
         k = probs.shape[1]
         names = list(class_names) if class_names else self._class_names(k)
         if len(names) != k:
             raise ValueError(f"class_names has {len(names)} names; the model has {k} outputs")
         if data.mode == MULTILABEL:
-            y_pred = (probs >= 0.5).astype(int)
+            y_pred = (probs >= thresholds_array(self._thresholds(), k)).astype(int)
             y_true = data.doc_targets.astype(int)
             cm = metrics.multilabel_confusion_matrix(y_true, y_pred)
         else:
@@ -419,6 +465,11 @@ class Learner:
         report = metrics.classification_report(
             y_true, y_pred, labels=list(range(k)), target_names=names, digits=4, zero_division=0
         )
+        if data.mode == MULTILABEL:
+            how = "tuned thresholds" if self.thresholds_ is not None else "threshold 0.5"
+            report += (f"\nmicro-F1 {scores['micro_f1']:.4f}  macro-F1 {scores['macro_f1']:.4f}  "
+                       f"Hamming loss {scores['hamming_loss']:.4f}  exact match {scores['subset_accuracy']:.4f}"
+                       f"  ({how})\n")
         if print_report:
             print(report)
             if data.mode != MULTILABEL:
@@ -426,6 +477,37 @@ class Learner:
         if save_path:
             Path(save_path).write_text(report)
         return cm
+
+    def tune_thresholds(self, val_data: TextDataset | None = None, metric: str = "micro_f1",
+                        verbose: int = 1) -> Thresholds:
+        """Multi-label: searches per-label decision thresholds that maximise `metric` on `val_data`.
+
+        The thresholds are kept (``thresholds_``) and used by `validate`, `top_losses` and by a
+        predictor made from this model with `get_predictor`, which saves them.
+
+        Args:
+            val_data: labeled multi-label data (default: the validation data). Tune on data
+                the model did not train on, and judge the result on yet other data.
+            metric: "micro_f1" or "macro_f1".
+
+        Returns:
+            `tfclf.multilabel.Thresholds` (the thresholds, and the score at 0.5, with the best
+            global threshold and with the per-label ones).
+
+        Example:
+            >>> learner.tune_thresholds(metric="micro_f1")  # doctest: +SKIP
+        """
+        data = self._val(val_data)
+        if data.mode != MULTILABEL:
+            raise ValueError(f"tune_thresholds is for multi-label data; this data is {data.mode}")
+        result = tune_thresholds(data.doc_targets, self.predict(data), metric=metric)
+        self.thresholds_ = list(result.thresholds)
+        setattr(self.model, THRESHOLDS_ATTR, list(result.thresholds))
+        if verbose:
+            print(f"{metric}: {result.score_at_default:.4f} at 0.5, {result.score_global:.4f} at the best global "
+                  f"threshold {result.global_threshold:.2f}, {result.score:.4f} with per-label thresholds "
+                  f"{', '.join(f'{t:.2f}' for t in result.thresholds)}")
+        return result
 
     def evaluate(self, test_data: TextDataset | None = None, print_report: bool = True,
                  save_path: str | None = None, class_names: list[str] | None = None):
@@ -458,17 +540,18 @@ class Learner:
         names = preproc.get_classes() if preproc is not None else None
         out = []
         for i in order[start:end]:
-            truth, pred = self._labels_of(data.doc_targets[i], probs[i], data.mode, names)
+            truth, pred = self._labels_of(data.doc_targets[i], probs[i], data.mode, names,
+                                          self._thresholds())
             out.append((int(i), float(losses[i]), truth, pred))
         return out
 
     @staticmethod
-    def _labels_of(target, prob, mode, names):
+    def _labels_of(target, prob, mode, names, thresholds=DEFAULT_THRESHOLD):
         if mode == REGRESSION:
             return float(target), float(np.ravel(prob)[0])
         if mode == MULTILABEL:
             t = [int(j) for j in np.flatnonzero(target)]
-            p = [int(j) for j in np.flatnonzero(prob >= 0.5)]
+            p = [int(j) for j in np.flatnonzero(prob >= np.asarray(thresholds))]
             return ([names[j] for j in t], [names[j] for j in p]) if names else (t, p)
         t, p = int(target), int(np.argmax(prob))
         return (names[t], names[p]) if names else (t, p)
@@ -577,6 +660,11 @@ class _PeakReducer(keras.callbacks.Callback):
 
 
 def _snapshot(model) -> dict:
+    with scope_of(model):
+        return _snapshot_in_scope(model)
+
+
+def _snapshot_in_scope(model) -> dict:
     opt = base_optimizer(model.optimizer)
     return {
         "weights": [w.copy() for w in model.get_weights()],
@@ -593,6 +681,11 @@ def _restore(model, snapshot: dict) -> None:
     An optimizer that had no state yet gets its new slots zeroed and its step count reset,
     which is exactly the state a fresh Adam starts from.
     """
+    with scope_of(model):
+        _restore_in_scope(model, snapshot)
+
+
+def _restore_in_scope(model, snapshot: dict) -> None:
     model.set_weights(snapshot["weights"])
     opt = base_optimizer(model.optimizer)
     saved = snapshot["optimizer"]
@@ -605,13 +698,25 @@ def _restore(model, snapshot: dict) -> None:
 
 def get_learner(model, train_data: TextDataset | None = None, val_data: TextDataset | None = None,
                 batch_size: int = 32, eval_batch_size: int | None = None, workers: int = 1,
-                use_multiprocessing: bool = False, seed: int | None = None) -> Learner:
+                use_multiprocessing: bool = False, seed: int | None = None, strategy=None) -> Learner:
     """Wraps a compiled model and its datasets in a `Learner` (ktrain's ``get_learner``).
 
     `workers` and `use_multiprocessing` are accepted for ktrain compatibility and ignored: the
     tf.data pipeline already prefetches in the background.
 
+    Args:
+        strategy: a `tf.distribute.Strategy` to train with (see `tfclf.distribute`). A model
+            built outside its scope is rebuilt inside it with the same weights (and
+            `get_classifier`'s default metrics); `batch_size` is then the global batch, split
+            across the replicas, and the LR schedules count global steps.
+
+    Example (two GPUs):
+        >>> strategy = tf.distribute.MirroredStrategy()                       # doctest: +SKIP
+        >>> learner = tfclf.get_learner(t.get_classifier(strategy=strategy), trn, val,
+        ...                             batch_size=16, strategy=strategy)     # doctest: +SKIP
+
     Example:
         >>> learner = tfclf.get_learner(model, trn, val, batch_size=8)  # doctest: +SKIP
     """
-    return Learner(model, train_data, val_data, batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed)
+    return Learner(model, train_data, val_data, batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed,
+                   strategy=strategy)

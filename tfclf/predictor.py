@@ -56,7 +56,7 @@ class Predictor:
         >>> tfclf.load_predictor("saved_predictors/news").predict_proba(["..."])  # doctest: +SKIP
     """
 
-    def __init__(self, model, preproc: Transformer, batch_size: int = 32, threshold: float = 0.5):
+    def __init__(self, model, preproc: Transformer, batch_size: int = 32, threshold=0.5):
         if not isinstance(preproc, Transformer):
             raise TypeError(f"preproc must be the Transformer used for preprocessing, got {type(preproc).__name__}")
         positive_int(batch_size, "batch_size")
@@ -64,7 +64,7 @@ class Predictor:
         self.model = model
         self.preproc = preproc
         self.batch_size = int(batch_size)
-        self.threshold = float(threshold)
+        self.threshold = _check_threshold(threshold, len(preproc.get_classes()))
         self._fn: LogitsFunction | None = None
 
     def get_classes(self) -> list[str]:
@@ -103,7 +103,8 @@ class Predictor:
         """Labels for a string (one label) or a list of strings (a list of labels).
 
         Multi-label predictions are lists of the classes whose probability is >= the threshold
-        (0.5). With ``return_proba=True`` this is `predict_proba`.
+        (`threshold`: 0.5, or per-label values from `tune_thresholds`); an empty list means no
+        class reached its threshold. With ``return_proba=True`` this is `predict_proba`.
         """
         if return_proba:
             return self.predict_proba(texts)
@@ -114,7 +115,70 @@ class Predictor:
 
     def decode(self, probs: np.ndarray) -> list:
         """Labels for rows of `predict_proba` output (multi-label: the classes >= the threshold)."""
-        return self.preproc.codec_.decode(np.atleast_2d(probs), threshold=self.threshold)
+        threshold = _check_threshold(self.threshold, len(self.get_classes()))  # it may have been reassigned
+        return self.preproc.codec_.decode(np.atleast_2d(probs), threshold=threshold)
+
+    def predict_file(self, source, output: str | os.PathLike, batch_size: int | None = None,
+                     chunk_size: int = 1024, text_column: str = "text", progress: bool = True) -> dict:
+        """Predicts a corpus of any size, streaming: memory does not grow with the number of texts.
+
+        Texts are read `chunk_size` at a time from `source` and each chunk's results are appended
+        to `output` before the next chunk is read. See `tfclf.streaming` for the formats.
+
+        Args:
+            source: a file (``.txt`` one text per line, ``.jsonl``, ``.csv`` / ``.tsv``) or any
+                iterable of strings (e.g. a generator reading a database).
+            output: the result file: ``.csv`` (row, label, one probability column per class) or
+                JSON lines (any other name).
+            batch_size: texts per forward pass (default: the predictor's).
+            chunk_size: texts read, predicted and written at a time.
+            text_column: the text's key or column in JSON lines / CSV input.
+            progress: print a running count and rate on stderr.
+
+        Returns:
+            ``{"documents", "seconds", "docs_per_s", "output"}``.
+
+        Example:
+            >>> predictor.predict_file("corpus.txt", "predictions.jsonl")  # doctest: +SKIP
+        """
+        from tfclf.streaming import predict_stream
+
+        if batch_size is None:
+            return predict_stream(self, source, output, chunk_size, text_column, progress)
+        previous, self.batch_size = self.batch_size, positive_int(batch_size, "batch_size")
+        try:
+            return predict_stream(self, source, output, chunk_size, text_column, progress)
+        finally:
+            self.batch_size = previous
+
+    def tune_thresholds(self, texts: Sequence[str], labels, metric: str = "micro_f1", verbose: int = 1):
+        """Multi-label: picks per-label thresholds that maximise `metric` on labeled `texts`.
+
+        The thresholds become this predictor's `threshold` (and are saved with it). Use texts the
+        model did not train on.
+
+        Args:
+            texts: validation documents.
+            labels: their labels, as given to `preprocess_train` (lists of class names, or rows
+                of 0/1 per class).
+            metric: "micro_f1" or "macro_f1".
+
+        Returns:
+            `tfclf.multilabel.Thresholds`.
+        """
+        from tfclf.multilabel import tune_thresholds
+
+        if self.mode != "multilabel":
+            raise ValueError(f"tune_thresholds is for multi-label predictors; this one is {self.mode}")
+        texts = check_texts(texts)
+        if len(labels) != len(texts):
+            raise ValueError(f"{len(texts)} texts but {len(labels)} labels: give one label row per text")
+        targets = self.preproc.codec_.encode(labels)
+        result = tune_thresholds(targets, self.predict_proba(texts), metric=metric)
+        self.threshold = list(result.thresholds)
+        if verbose:
+            print(f"{metric}: {result.score_at_default:.4f} at 0.5, {result.score:.4f} with per-label thresholds")
+        return result
 
     def explain(self, doc: str, num_features: int = 10, num_samples: int | None = None,
                 class_name: str | None = None, truncate_len: int = 512, all_targets: bool = False,
@@ -144,9 +208,11 @@ class Predictor:
     def save(self, folder: str | os.PathLike) -> Path:
         """Writes the predictor to `folder` atomically (a temporary folder beside it, then a rename).
 
-        An existing predictor at `folder` is replaced only once the new one is complete.
+        An existing predictor at `folder` is replaced only once the new one is complete. Under
+        MultiWorkerMirroredStrategy only the chief worker writes (the others hold the same model).
         """
         from tfclf._compat import versions
+        from tfclf.distribute import is_chief
 
         if not isinstance(folder, (str, os.PathLike)) or not str(folder).strip():
             raise TypeError(f"folder must be a path, got {folder!r}")
@@ -159,6 +225,8 @@ class Predictor:
                 raise FileExistsError(
                     f"{target} is a non-empty folder that is not a tfclf predictor; choose another path"
                 )
+        if not is_chief():
+            return target
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
         try:
@@ -171,13 +239,13 @@ class Predictor:
                 "format_version": FORMAT_VERSION,
                 "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                 "versions": versions(),
-                "model_name": str(self.preproc.model_name),
+                "model_name": self.preproc.to_json()["model_name"],
                 "model_type": config.model_type,
                 "architecture": type(self.model).__name__,
                 "precision": model_precision(self.model),  # informational: load_predictor picks its own
                 "maxlen": int(self.preproc.maxlen),
                 "labels": self.preproc.codec_.to_json(),
-                "threshold": self.threshold,
+                "threshold": _threshold_json(self.threshold),
                 "batch_size": self.batch_size,
                 # how long texts are read (tfclf.windows); absent in older manifests = the defaults
                 **{k: v for k, v in self.preproc.to_json().items()
@@ -299,7 +367,30 @@ def load_predictor(folder: str | os.PathLike, batch_size: int | None = None, cus
 
 
 def get_predictor(model, preproc: Transformer, batch_size: int = 32) -> Predictor:
-    """A `Predictor` for a trained model and its `Transformer` (ktrain's ``get_predictor``)."""
-    return Predictor(model, preproc, batch_size=batch_size)
+    """A `Predictor` for a trained model and its `Transformer` (ktrain's ``get_predictor``).
+
+    A multi-label model whose thresholds were tuned (`Learner.tune_thresholds`) predicts with them.
+    """
+    from tfclf.learner import THRESHOLDS_ATTR
+
+    tuned = getattr(model, THRESHOLDS_ATTR, None)
+    return Predictor(model, preproc, batch_size=batch_size, threshold=0.5 if tuned is None else tuned)
+
+
+def _check_threshold(threshold, k: int):
+    """A float, or a list of k floats (per-label thresholds)."""
+    from tfclf.multilabel import thresholds_array
+
+    if isinstance(threshold, bool):
+        raise TypeError(f"threshold must be a number or one number per class, got {threshold!r}")
+    try:
+        values = thresholds_array(threshold, k)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"invalid threshold {threshold!r}: {err}") from None
+    return float(values[0]) if np.ndim(threshold) == 0 else [float(v) for v in values]
+
+
+def _threshold_json(threshold):
+    return float(threshold) if np.ndim(threshold) == 0 else [float(v) for v in threshold]
 
 

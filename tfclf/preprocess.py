@@ -68,7 +68,9 @@ class Transformer:
 
     Args:
         model_name: a model-hub name (from the local cache, or downloaded when online) or a
-            local folder in Hugging Face layout with ``tf_model.h5`` or ``model.safetensors``.
+            local folder in Hugging Face layout with ``tf_model.h5`` or ``model.safetensors``;
+            or a `transformers` model configuration (e.g. ``DistilBertConfig(n_layers=2)``) to
+            train a model of that shape from random initialization, which needs `tokenizer`.
         maxlen: documents are truncated to this many tokens (special tokens included).
         class_names: class names in output order. Optional for string labels; names integer ids.
         classes: ktrain's alias of `class_names`.
@@ -87,11 +89,22 @@ class Transformer:
             on CPUs with AMX / AVX512-BF16, float16 with loss scaling on NVIDIA GPUs, else
             float32; ``$TFCLF_PRECISION`` overrides it), "float32", "mixed_bfloat16" or
             "mixed_float16". See `tfclf.precision`.
+        tokenizer: overrides the model's tokenizer; required for a model from a configuration.
+            A `transformers` tokenizer, a folder with tokenizer files, a WordPiece ``vocab.txt``,
+            or "train": learn a WordPiece vocabulary from the texts given to `preprocess_train`
+            (see `tfclf.vocab.train_tokenizer`).
+        vocab_size: the vocabulary size for ``tokenizer="train"`` (default 16000).
 
     Example:
         >>> t = Transformer("distilbert-base-uncased", maxlen=128)   # doctest: +SKIP
         >>> trn = t.preprocess_train(["good", "bad"], ["pos", "neg"])  # doctest: +SKIP
         >>> model = t.get_classifier()                               # doctest: +SKIP
+
+        A small encoder trained from scratch, with a vocabulary learned from the texts:
+
+        >>> from transformers import DistilBertConfig
+        >>> t = Transformer(DistilBertConfig(n_layers=2, dim=256, hidden_dim=1024), maxlen=256,
+        ...                 tokenizer="train", vocab_size=8000)           # doctest: +SKIP
     """
 
     def __init__(
@@ -109,6 +122,8 @@ class Transformer:
         max_windows: int = 1,
         window_overlap: int | None = None,
         aggregate: str = "mean_logits",
+        tokenizer: Any = None,
+        vocab_size: int | None = None,
     ):
         self.model_name = model_name
         self.maxlen = maxlen
@@ -123,11 +138,34 @@ class Transformer:
         self.max_windows = max_windows
         self.window_overlap = window_overlap
         self.aggregate = aggregate
+        self.tokenizer = tokenizer
+        self.vocab_size = vocab_size
         self._check_args()
 
+    @property
+    def from_scratch(self) -> bool:
+        """Whether the model is built from a configuration, with randomly initialized weights."""
+        return _is_config(self.model_name)
+
     def _check_args(self) -> None:
-        if not isinstance(self.model_name, (str, os.PathLike)) or not str(self.model_name).strip():
-            raise TypeError(f"model_name must be a model-hub name or a folder path, got {self.model_name!r}")
+        if not self.from_scratch and (
+                not isinstance(self.model_name, (str, os.PathLike)) or not str(self.model_name).strip()):
+            raise TypeError(
+                f"model_name must be a model-hub name, a folder path or a transformers model configuration, "
+                f"got {self.model_name!r}")
+        if self.from_scratch and self.tokenizer is None:
+            raise ValueError(
+                "a model built from a configuration has no tokenizer: pass tokenizer=... (a transformers "
+                "tokenizer, a folder with tokenizer files, a vocab.txt, or 'train' to learn a vocabulary "
+                "from the training texts)")
+        if isinstance(self.tokenizer, str) and self.tokenizer != "train" and not Path(self.tokenizer).exists():
+            raise ValueError(
+                f"tokenizer={self.tokenizer!r} is neither 'train' nor an existing folder or vocab.txt")
+        if self.tokenizer is not None and not isinstance(self.tokenizer, (str, os.PathLike)) \
+                and not callable(getattr(self.tokenizer, "save_pretrained", None)):
+            raise TypeError(f"tokenizer must be a transformers tokenizer, a path or 'train', got {self.tokenizer!r}")
+        if self.vocab_size is not None:
+            positive_int(self.vocab_size, "vocab_size")
         check_class_names(self.class_names, "class_names")
         check_class_names(self.classes, "classes")
         if self.multilabel not in (None, True, False):
@@ -158,6 +196,8 @@ class Transformer:
 
     # -- lazily loaded state ---------------------------------------------------------------------
     def _source(self):
+        if self.from_scratch:
+            raise RuntimeError("a model built from a configuration has no pretrained files")
         if not hasattr(self, "source_"):
             from tfclf.models import resolve_model
 
@@ -168,9 +208,18 @@ class Transformer:
         if not hasattr(self, "config_"):
             from tfclf._compat import transformers
 
-            self.config_ = transformers.AutoConfig.from_pretrained(str(self._source().path), local_files_only=True)
+            if self.from_scratch:
+                self.config_ = _config_copy(self.model_name)
+            else:
+                self.config_ = transformers.AutoConfig.from_pretrained(str(self._source().path),
+                                                                       local_files_only=True)
             self._check_maxlen()
         return self.config_
+
+    def _name(self) -> str:
+        if self.from_scratch:
+            return f"the {self.model_name.model_type} configuration"
+        return repr(self.model_name)
 
     def _check_maxlen(self) -> None:
         from tfclf.models import max_positions
@@ -178,7 +227,8 @@ class Transformer:
         limit = max_positions(self.config_)
         if limit is not None and self.maxlen > limit:
             raise ValueError(
-                f"maxlen={self.maxlen} is more than {self.model_name!r} supports ({limit} tokens); pass maxlen<={limit}"
+                f"maxlen={self.maxlen} is more than {self._name()} supports ({limit} tokens); pass maxlen<={limit}"
+                + (" or a configuration with more max_position_embeddings" if self.from_scratch else "")
             )
 
     def get_tokenizer(self):
@@ -187,9 +237,17 @@ class Transformer:
             from tfclf._compat import transformers
 
             self._config()
-            self.tokenizer_ = transformers.AutoTokenizer.from_pretrained(
-                str(self._source().path), use_fast=True, local_files_only=True
-            )
+            if self.tokenizer is None:
+                self.tokenizer_ = transformers.AutoTokenizer.from_pretrained(
+                    str(self._source().path), use_fast=True, local_files_only=True
+                )
+            elif isinstance(self.tokenizer, str) and self.tokenizer == "train":
+                raise RuntimeError("tokenizer='train' learns its vocabulary from the texts given to "
+                                   "preprocess_train: call preprocess_train first")
+            elif isinstance(self.tokenizer, (str, os.PathLike)):
+                self.tokenizer_ = _load_tokenizer(Path(self.tokenizer))
+            else:
+                self.tokenizer_ = self.tokenizer
         return self.tokenizer_
 
     def _codec(self) -> LabelCodec:
@@ -315,6 +373,13 @@ class Transformer:
         self._check_lengths(texts, y)
         names = self.class_names or self.classes or None
         self.codec_ = LabelCodec(class_names=names, multilabel=self.multilabel).fit(y)
+        if isinstance(self.tokenizer, str) and self.tokenizer == "train" and not hasattr(self, "tokenizer_"):
+            from tfclf.vocab import DEFAULT_VOCAB_SIZE, train_tokenizer
+
+            self._config()  # checks maxlen against the configuration before the vocabulary is learned
+            self.tokenizer_ = train_tokenizer(texts, vocab_size=self.vocab_size or DEFAULT_VOCAB_SIZE)
+            if verbose:
+                print(f"learned a WordPiece vocabulary of {len(self.tokenizer_)} tokens from {len(texts)} texts")
         return self._dataset(texts, y, verbose, "train")
 
     def preprocess_test(self, texts: Sequence[str], y: Any = None, verbose: int = 1) -> TextDataset:
@@ -367,7 +432,7 @@ class Transformer:
 
     # -- model -----------------------------------------------------------------------------------
     def get_classifier(self, fpath: str | None = None, multilabel: bool | None = None, metrics: Any = None,
-                       precision: str | None = None):
+                       precision: str | None = None, strategy=None):
         """Builds and compiles transformers' TF sequence-classification model for these labels.
 
         Args:
@@ -375,6 +440,8 @@ class Transformer:
             multilabel: must agree with the labels if given (kept for ktrain compatibility).
             metrics: Keras metrics; by default accuracy (or binary accuracy / MAE).
             precision: overrides the Transformer's `precision` for this model.
+            strategy: a `tf.distribute.Strategy` whose scope holds the model's variables and
+                optimizer (pass the same one to `get_learner`; see `tfclf.distribute`).
 
         Returns:
             A compiled `tf.keras.Model` (a transformers ``TF...ForSequenceClassification``).
@@ -394,18 +461,44 @@ class Transformer:
         }.get(codec.mode_, "single_label_classification")
         from tfclf.precision import resolve_precision
 
+        import contextlib
+
+        from tfclf.distribute import check_strategy
+
         policy = resolve_precision(self.precision if precision is None else precision)
-        model = load_sequence_classifier(self._source().path, config, policy)
-        if fpath is not None:
-            model.load_weights(fpath)
-        compile_classifier(model, codec.mode_, metrics=metrics)
+        strategy = check_strategy(strategy)
+        with strategy.scope() if strategy is not None else contextlib.nullcontext():
+            if self.from_scratch:
+                model = self._random_classifier(config, policy)
+            else:
+                model = load_sequence_classifier(self._source().path, config, policy)
+            if fpath is not None:
+                model.load_weights(fpath)
+            compile_classifier(model, codec.mode_, metrics=metrics)
+        return model
+
+    def _random_classifier(self, config, policy: str):
+        """A model of `config`'s shape with random weights, its vocabulary fitted to the tokenizer."""
+        from tfclf._compat import transformers
+        from tfclf.precision import policy_scope
+
+        tok = self.get_tokenizer()
+        # The embedding table must cover every id the tokenizer can give; the pad id must match.
+        config.vocab_size = len(tok)
+        if tok.pad_token_id is not None:
+            config.pad_token_id = tok.pad_token_id
+        with policy_scope(policy):
+            model = transformers.TFAutoModelForSequenceClassification.from_config(config)
+            model(model.dummy_inputs, training=False)
         return model
 
     # -- saving ----------------------------------------------------------------------------------
     def to_json(self) -> dict:
         """What a saved predictor needs to rebuild this preprocessor (no training data)."""
+        name = (f"{self._config().model_type} trained from scratch" if self.from_scratch
+                else str(self.model_name))
         return {
-            "model_name": str(self.model_name),
+            "model_name": name,
             "maxlen": int(self.maxlen),
             "labels": self._codec().to_json(),
             "batch_size": self.batch_size,
@@ -431,6 +524,30 @@ class Transformer:
         t.tokenizer_ = tokenizer
         t.codec_ = LabelCodec.from_json(data["labels"])
         return t
+
+
+def _is_config(value: Any) -> bool:
+    if isinstance(value, (str, os.PathLike)) or value is None:
+        return False
+    from tfclf._compat import transformers
+
+    return isinstance(value, transformers.PretrainedConfig)
+
+
+def _config_copy(config):
+    # A copy, so that setting the labels and vocabulary size never changes the user's object.
+    return type(config).from_dict(config.to_dict())
+
+
+def _load_tokenizer(path: Path):
+    from tfclf._compat import transformers
+
+    if path.is_dir():
+        return transformers.AutoTokenizer.from_pretrained(str(path), use_fast=True, local_files_only=True)
+    if path.name.endswith(".json"):
+        return transformers.PreTrainedTokenizerFast(tokenizer_file=str(path))
+    # A WordPiece vocabulary, one token per line (BERT's vocab.txt).
+    return transformers.BertTokenizerFast(vocab_file=str(path))
 
 
 def compile_classifier(model, mode: str, metrics: Any = None, learning_rate: float = 5e-5) -> None:

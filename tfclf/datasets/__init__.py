@@ -16,6 +16,7 @@ from tfclf.datasets._types import TextData
 from tfclf.datasets.bbc import load_bbc_news
 from tfclf.datasets.files import texts_from_csv, texts_from_folder
 from tfclf.datasets.newsgroups import NEWSGROUPS_TUTORIAL_CATEGORIES, load_20newsgroups
+from tfclf.datasets.split import split_indices, train_test_split
 
 __all__ = [
     "load_20newsgroups",
@@ -24,4 +25,6 @@ __all__ = [
     "texts_from_csv",
     "NEWSGROUPS_TUTORIAL_CATEGORIES",
     "TextData",
+    "train_test_split",
+    "split_indices",
 ]
