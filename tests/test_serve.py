@@ -378,3 +378,41 @@ def test_bad_limits_are_refused(predictor):
         serve.create_app(predictor, max_texts=0)
     with pytest.raises(ValueError, match="batch_wait_ms"):
         serve.create_app(predictor, batch_wait_ms=-1)
+
+
+def test_several_worker_processes_share_one_port(saved, tmp_path):
+    # `tfclf serve --workers 2`: two processes, each with the predictor loaded once, on one port.
+    import os
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "TFCLF_PRECISION": "float32"}
+    log = open(tmp_path / "server.log", "w")
+    command = "from tfclf.cli import main; raise SystemExit(main())"
+    proc = subprocess.Popen([sys.executable, "-c", command, "serve", str(saved), "--port", str(port), "--workers", "2"],
+                            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        pids = set()
+        while time.monotonic() < deadline and len(pids) < 2:
+            try:
+                # A new connection per request: the kernel spreads connections over the workers.
+                with _client(url) as c:
+                    r = c.post("/predict", json={"texts": ["good great love"]})
+                    if r.status_code == 200:
+                        assert r.json()["labels"] == ["pos"]
+                        pids.add(c.get("/stats").json()["pid"])
+            except httpx.TransportError:
+                time.sleep(0.5)  # the workers are still loading
+        assert len(pids) == 2, f"answers came from {len(pids)} process(es); log:\n{(tmp_path / 'server.log').read_text()[-3000:]}"
+        assert proc.pid not in pids  # the parent only supervises
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()

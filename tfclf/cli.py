@@ -46,7 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Texts from the arguments, a file (one per line) or stdin ('-').")
     p.add_argument("predictor", help="a saved predictor folder")
     p.add_argument("texts", nargs="*", help="texts to classify; '-' reads stdin, one text per line")
-    p.add_argument("--file", help="a UTF-8 file with one text per line")
+    p.add_argument("--file", help="a UTF-8 file with one text per line (or .jsonl / .csv with --output)")
+    p.add_argument("--output", help="stream: read --file in chunks and write results to this .jsonl or .csv "
+                                    "as they come (memory stays flat for any corpus size)")
+    p.add_argument("--text-column", default="text", help="with --output: the text's key/column in .jsonl/.csv")
+    p.add_argument("--chunk-size", type=_positive_int, default=1024, help="with --output: texts per chunk")
     p.add_argument("--proba", action="store_true", help="print JSON lines with the class probabilities")
     p.add_argument("--batch-size", type=_positive_int, default=None)
 
@@ -69,6 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--max-texts", type=_positive_int, default=64, help="most texts per request")
     v.add_argument("--max-chars", type=_positive_int, default=100_000, help="most characters per text")
     v.add_argument("--batch-wait-ms", type=float, default=5.0, help="how long to gather requests into one batch")
+    v.add_argument("--workers", type=_positive_int, default=1,
+                   help="server processes on one port, each loading the predictor once (default 1)")
+    v.add_argument("--threads-per-worker", type=_positive_int, default=None,
+                   help="TensorFlow threads per process (default: CPU cores / workers)")
     v.add_argument("--max-batch", type=_positive_int, default=64, help="most texts per model call")
     return parser
 
@@ -91,6 +99,15 @@ def _predict(args) -> None:
 
     from tfclf.predictor import load_predictor
 
+    if args.output:
+        if not args.file or args.texts:
+            raise ValueError("--output streams a --file: pass --file F (and no texts as arguments)")
+        predictor = load_predictor(args.predictor, batch_size=args.batch_size)
+        summary = predictor.predict_file(args.file, args.output, chunk_size=args.chunk_size,
+                                         text_column=args.text_column)
+        print(f"{summary['documents']} predictions written to {summary['output']} "
+              f"in {summary['seconds']:.1f} s ({summary['docs_per_s']:.0f} documents/s)")
+        return
     texts = _read_texts(args)
     if not texts:
         raise ValueError("the input has no lines to classify")
@@ -142,7 +159,8 @@ def _serve(args) -> None:
     from tfclf.serve import serve
 
     serve(args.predictor, host=args.host, port=args.port, max_texts=args.max_texts, max_chars=args.max_chars,
-          batch_wait_ms=args.batch_wait_ms, max_batch=args.max_batch)
+          batch_wait_ms=args.batch_wait_ms, max_batch=args.max_batch, workers=args.workers,
+          threads_per_worker=args.threads_per_worker)
 
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130

@@ -21,6 +21,7 @@ import contextlib
 import functools
 import importlib
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from tfclf._util import positive_int
@@ -372,7 +373,8 @@ def create_app(predictor, *, max_texts: int = 64, max_chars: int = 100_000, max_
 
     @app.get("/stats", summary="Micro-batching counters: requests, texts and model calls (batches)")
     async def stats():
-        return batcher.stats()
+        # pid: with several worker processes, which one answered (each has its own counters).
+        return {**batcher.stats(), "pid": os.getpid()}
 
     return app
 
@@ -394,10 +396,50 @@ def make_server(folder: str | os.PathLike, host: str = "127.0.0.1", port: int = 
     return uvicorn.Server(config)
 
 
+ENV_PREDICTOR = "TFCLF_SERVE_PREDICTOR"
+ENV_OPTIONS = "TFCLF_SERVE_OPTIONS"
+
+
+def app_from_env() -> "fastapi.FastAPI":
+    """The app for the predictor named by ``$TFCLF_SERVE_PREDICTOR``: a factory for process managers.
+
+    Each worker process calls it once, so each loads the predictor once. `serve(workers=N)` uses
+    it through uvicorn; behind gunicorn::
+
+        TFCLF_SERVE_PREDICTOR=saved_predictors/news gunicorn -w 4 -k uvicorn.workers.UvicornWorker \
+            "tfclf.serve:app_from_env()"
+
+    ``$TFCLF_SERVE_OPTIONS`` (JSON) may hold `create_app`'s limits and ``"threads"``, the
+    TensorFlow threads per worker (default: the CPU cores divided by ``"workers"``, so that the
+    workers together do not oversubscribe the cores).
+    """
+    import json
+
+    from tfclf.predictor import load_predictor, read_manifest
+
+    folder = os.environ.get(ENV_PREDICTOR)
+    if not folder:
+        raise RuntimeError(f"set ${ENV_PREDICTOR} to the saved predictor's folder")
+    options = json.loads(os.environ.get(ENV_OPTIONS) or "{}")
+    workers = int(options.pop("workers", 1))
+    threads = options.pop("threads", None) or max(1, (os.cpu_count() or 1) // max(workers, 1))
+    from tfclf._compat import tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(int(threads))
+    tf.config.threading.set_inter_op_parallelism_threads(int(threads))
+    predictor = load_predictor(folder)
+    return create_app(predictor, info=read_manifest(folder, verify=False), **options)
+
+
 def serve(folder: str | os.PathLike, host: str = "127.0.0.1", port: int = 8000, max_texts: int = 64,
           max_chars: int = 100_000, batch_wait_ms: float = 5.0, max_batch: int = 64, log_level: str = "info",
-          *, max_body_bytes: int = 2_000_000) -> None:
+          *, max_body_bytes: int = 2_000_000, workers: int = 1, threads_per_worker: int | None = None) -> None:
     """Serves the predictor saved in `folder` over HTTP until SIGTERM or Ctrl-C.
+
+    With ``workers > 1`` uvicorn starts that many processes on one listening socket; each loads
+    the predictor once and runs its own micro-batcher, and the operating system spreads the
+    connections over them. Put any HTTP load balancer in front of several such servers to go
+    beyond one machine.
 
     Args:
         folder: a folder written by `Predictor.save`.
@@ -409,9 +451,28 @@ def serve(folder: str | os.PathLike, host: str = "127.0.0.1", port: int = 8000, 
         max_batch: texts per model call.
         log_level: uvicorn's log level.
         max_body_bytes: request body size.
+        workers: server processes.
+        threads_per_worker: TensorFlow threads per process (default: cores / workers).
 
     Example:
-        >>> tfclf.serve.serve("saved_predictors/news", port=8000)  # doctest: +SKIP
+        >>> tfclf.serve.serve("saved_predictors/news", port=8000, workers=2)  # doctest: +SKIP
     """
+    workers = positive_int(workers, "workers")
+    if workers > 1 or threads_per_worker:
+        import json
+
+        from tfclf.predictor import read_manifest
+
+        uvicorn = _require("uvicorn")
+        _require("fastapi")
+        read_manifest(folder)  # fail here, once, on a missing or altered predictor
+        os.environ[ENV_PREDICTOR] = str(Path(folder).expanduser().resolve())
+        os.environ[ENV_OPTIONS] = json.dumps({
+            "max_texts": max_texts, "max_chars": max_chars, "max_body_bytes": max_body_bytes,
+            "batch_wait_ms": batch_wait_ms, "max_batch": max_batch, "workers": workers,
+            "threads": threads_per_worker})
+        uvicorn.run("tfclf.serve:app_from_env", factory=True, host=host, port=port, workers=workers,
+                    log_level=log_level, lifespan="on", timeout_graceful_shutdown=5)
+        return
     make_server(folder, host, port, max_texts=max_texts, max_chars=max_chars, max_body_bytes=max_body_bytes,
                 batch_wait_ms=batch_wait_ms, max_batch=max_batch, log_level=log_level).run()
