@@ -11,6 +11,10 @@ The JSON is rewritten after every seed, so a run cut short keeps the seeds it fi
 `--lr find` runs the LR finder per seed and takes its suggestion inside 1e-5..1e-4 (the
 quickstart's rule), else 5e-5. `--early-stopping N` uses `autofit` with the 1cycle-shaped
 triangular schedule and early stopping on val_loss (best epoch's weights restored).
+
+`--scratch '{"model_type": "distilbert", "n_layers": 2, ...}'` trains a model of that configuration
+from random initialization with a WordPiece vocabulary learned from the training texts
+(`--vocab-size`); `--model` is then not needed.
 """
 
 from __future__ import annotations
@@ -31,11 +35,15 @@ import bench_common as bc  # noqa: E402
 def parse() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--name", required=True, help="the configuration's name (the JSON's file name)")
-    p.add_argument("--model", required=True)
+    p.add_argument("--model", help="the pretrained model folder (unless --scratch)")
+    p.add_argument("--scratch", help="a model configuration as JSON (with model_type): train from scratch")
+    p.add_argument("--vocab-size", type=int, default=16000, help="--scratch: the learned vocabulary's size")
     p.add_argument("--archive", default=bc.os.environ.get("TFCLF_20NG_ARCHIVE"))
     p.add_argument("--maxlen", type=int, default=256)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--early-stopping", type=int, help="autofit with early stopping after N epochs without a "
+                                                          "better val_loss (best weights restored)")
     p.add_argument("--lr", default="5e-5", help="a learning rate, or 'find'")
     p.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44])
     p.add_argument("--truncation", default="head")
@@ -46,6 +54,7 @@ def parse() -> argparse.Namespace:
     p.add_argument("--precision", default="auto")
     p.add_argument("--limit", type=int, help="first N train and test documents (for trying the script)")
     p.add_argument("--output", help="default: benchmarks/results/accuracy/NAME.json")
+    p.add_argument("--save", help="save the last seed's predictor to this folder")
     return p.parse_args()
 
 
@@ -59,7 +68,15 @@ def run_seed(args, seed: int, train, test) -> dict:
     from tfclf.quickstart import pick_lr
 
     tfclf.set_seed(seed)
-    t = text.Transformer(args.model, maxlen=args.maxlen, class_names=train.class_names, precision=args.precision,
+    if args.scratch:
+        from tfclf._compat import transformers
+
+        spec = json.loads(args.scratch)
+        model = transformers.AutoConfig.for_model(spec.pop("model_type"), **spec)
+        extra = dict(tokenizer="train", vocab_size=args.vocab_size)
+    else:
+        model, extra = args.model, {}
+    t = text.Transformer(model, maxlen=args.maxlen, **extra, class_names=train.class_names, precision=args.precision,
                          truncation=args.truncation, head_tokens=args.head_tokens, max_windows=args.max_windows,
                          window_overlap=args.window_overlap, aggregate=args.aggregate)
     t0 = time.perf_counter()
@@ -81,7 +98,10 @@ def run_seed(args, seed: int, train, test) -> dict:
     out["lr"] = lr
 
     t0 = time.perf_counter()
-    learner.fit_onecycle(lr, args.epochs, verbose=2)
+    if args.early_stopping:
+        learner.autofit(lr, args.epochs, early_stopping=args.early_stopping, verbose=2)
+    else:
+        learner.fit_onecycle(lr, args.epochs, verbose=2)
     out["train_s"] = round(time.perf_counter() - t0, 1)
     hist = learner.history.history
     out["val_loss_per_epoch"] = [round(float(v), 4) for v in hist.get("val_loss", [])]
@@ -99,6 +119,8 @@ def run_seed(args, seed: int, train, test) -> dict:
     out["test_correct"] = int(sum(p == y for p, y in zip(pred, test.labels)))
     out["test_macro_f1"] = round(float(f1_score(test.labels, pred, average="macro")), 5)
     out["peak_rss_mb"] = round(bc.peak_rss_mb(), 0)
+    if args.save:
+        predictor.save(args.save)
     print(f"seed {seed}: accuracy {out['test_accuracy']:.4f} ({out['test_correct']}/{len(test.texts)}), "
           f"train {out['train_s']:.0f} s, predict {out['predict_docs_per_s']} docs/s", flush=True)
     return out
@@ -115,6 +137,8 @@ def summary(runs: list[dict]) -> dict:
 
 def main() -> None:
     args = parse()
+    if not (args.model or args.scratch):
+        sys.exit("pass --model (a pretrained model folder) or --scratch (a configuration as JSON)")
     if not args.archive:
         sys.exit("pass --archive (the 20news-bydate.tar.gz) or set TFCLF_20NG_ARCHIVE")
     out_path = Path(args.output or bc.RESULTS / "accuracy" / f"{args.name}.json")

@@ -1,0 +1,84 @@
+"""The issue-10 table: one row per configuration in results/accuracy/*.json (from accuracy.py).
+
+    python benchmarks/experiments/accuracy_table.py [--append]   # --append: also add it to RESULTS.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+import bench_common as bc  # noqa: E402
+
+
+def describe(cfg: dict) -> str:
+    if cfg.get("scratch"):
+        spec = json.loads(cfg["scratch"])
+        shape = ", ".join(f"{k}={v}" for k, v in spec.items())
+        what = f"from scratch ({shape}; vocab {cfg.get('vocab_size')})"
+    elif cfg.get("max_windows", 1) > 1:
+        overlap = cfg.get("window_overlap")
+        what = (f"windows: up to {cfg['max_windows']} x {cfg['maxlen']} tokens, overlap "
+                f"{overlap if overlap is not None else 'half'}, {cfg.get('aggregate', 'mean_logits')}")
+    elif cfg.get("truncation") == "head_tail":
+        what = f"head+tail {cfg['maxlen']}" + (f" (head {cfg['head_tokens']})" if cfg.get("head_tokens") else "")
+    else:
+        what = f"head {cfg['maxlen']}"
+    lr = cfg.get("lr")
+    extra = f", early stopping {cfg['early_stopping']}" if cfg.get("early_stopping") else ""
+    return f"{what}; {cfg.get('epochs')} epochs, lr {lr}{extra}"
+
+
+def rows(folder: Path) -> list[dict]:
+    out = []
+    for path in sorted(folder.glob("*.json")):
+        data = json.loads(path.read_text())
+        if not data.get("runs"):
+            continue
+        out.append(data)
+    return out
+
+
+def table(results: list[dict]) -> str:
+    lines = ["| configuration | seeds | test accuracy mean ± std (min..max) | correct of 1502 | train s (mean) "
+             "| train rows | predict docs/s | name |",
+             "|---|---|---|---|---|---|---|---|"]
+    for data in results:
+        runs = data["runs"]
+        acc = [r["test_accuracy"] for r in runs]
+        s = data["summary"]["test_accuracy"]
+        spread = f"{100 * s['mean']:.2f}% ± {100 * s['std']:.2f} ({100 * min(acc):.2f}..{100 * max(acc):.2f})"
+        lines.append(
+            f"| {describe(data['config'])} | {', '.join(str(r['seed']) for r in runs)} | {spread} "
+            f"| {', '.join(str(r['test_correct']) for r in runs)} "
+            f"| {data['summary']['train_s']['mean']:.0f} | {runs[0]['train_rows']} "
+            f"| {data['summary']['predict_docs_per_s']['mean']:.1f} | {data['name']} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--append", action="store_true")
+    p.add_argument("--folder", default=str(bc.RESULTS / "accuracy"))
+    args = p.parse_args()
+    results = rows(Path(args.folder))
+    text = table(results)
+    print(text)
+    if args.append:
+        m = bc.machine()
+        with open(HERE.parent / "RESULTS.md", "a", encoding="utf-8") as f:
+            f.write(f"\n\n## Accuracy configurations (issue 10), {dt.date.today().isoformat()}\n\n"
+                    f"Machine: {m.get('cpu')}, {m.get('cores')} cores, GPU: {m.get('gpu') or 'none'}. "
+                    "all-MiniLM-L6-v2, batch 8, fit_onecycle; test accuracy on the 1502 tutorial test documents "
+                    "through `Predictor.predict_proba` (windows averaged per document).\n\n" + text + "\n\n"
+                    "Commands: see each JSON's `command` in benchmarks/results/accuracy/.\n")
+
+
+if __name__ == "__main__":
+    main()
