@@ -91,6 +91,26 @@ def test_pandas_like_and_object_arrays():
     assert LabelCodec().fit([[0, 1], [1, 1]]).mode_ == MULTILABEL
 
 
+def test_pandas_frames_and_series_as_ktrain_users_pass_them():
+    pd = pytest.importorskip("pandas")
+    # One 0/1 column per label: the columns name the classes, in their order.
+    frame = pd.DataFrame({"toxic": [1, 0, 1, 0], "insult": [0, 0, 1, 1]}, index=[10, 11, 12, 13])
+    codec = LabelCodec().fit(frame)
+    assert codec.mode_ == MULTILABEL and codec.classes_ == ["toxic", "insult"]
+    assert codec.encode(frame).tolist() == [[1, 0], [0, 0], [1, 1], [0, 1]]
+    # class_names given wins (and must match the column count).
+    assert LabelCodec(class_names=["a", "b"]).fit(frame).classes_ == ["a", "b"]
+    with pytest.raises(ValueError, match="columns"):
+        LabelCodec(class_names=["a", "b", "c"]).fit(frame)
+    # One-hot columns are single-label, named by the columns too.
+    one_hot = pd.DataFrame({"neg": [1, 0, 0], "pos": [0, 1, 1]})
+    codec = LabelCodec().fit(one_hot)
+    assert codec.mode_ == MULTICLASS and codec.classes_ == ["neg", "pos"]
+    # A Series with a non-zero-based index is read by position.
+    series = pd.Series(["pos", "neg", "pos"], index=[7, 3, 5])
+    assert LabelCodec().fit(series).encode(series).tolist() == [1, 0, 1]
+
+
 # --------------------------------------------------------------------------- round trips
 
 

@@ -47,6 +47,11 @@ def _as_label_array(y: Any) -> np.ndarray:
     return arr
 
 
+def _is_table(y: Any) -> bool:
+    """A 2-D pandas DataFrame (or alike), told by its attributes so that pandas stays optional."""
+    return hasattr(y, "to_numpy") and hasattr(y, "columns") and getattr(y, "ndim", 0) == 2
+
+
 def _label_lists(y: Any) -> list[list[str]] | None:
     """`y` as lists of class names when it is one (multi-label: ``[["a", "b"], [], ...]``), else None."""
     if isinstance(y, (str, bytes)) or (isinstance(y, np.ndarray) and y.ndim != 1) or not hasattr(y, "__len__"):
@@ -133,8 +138,11 @@ class LabelCodec:
             self.mode_, self.classes_ = MULTILABEL, list(names)
             self._check_trainable(self.encode(lists))
             return self
-        arr = _as_label_array(y)
         names = self._checked_class_names()
+        if names is None and _is_table(y):
+            # A DataFrame with one 0/1 column per label (ktrain's habit): its columns name the classes.
+            names = [str(c) for c in y.columns]
+        arr = _as_label_array(y)
         if arr.ndim == 2:
             self._fit_rows(arr, names)
         elif _is_string_labels(arr):
