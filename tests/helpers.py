@@ -83,6 +83,40 @@ def save_tiny_distilbert(folder: Path, seed: int = 0, **overrides) -> Path:
     return folder
 
 
+ARCHITECTURES = ("distilbert", "bert", "roberta", "albert")
+
+
+def tiny_encoder(kind: str):
+    """A 2-layer encoder of one of `ARCHITECTURES` (no head, like a pretrained checkpoint), built."""
+    from tfclf._compat import transformers
+
+    common = dict(vocab_size=len(VOCAB), num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                  pad_token_id=0)
+    if kind == "roberta":
+        # RoBERTa offsets positions by pad_token_id + 1: 66 positions allow 64 tokens.
+        model = transformers.TFRobertaModel(transformers.RobertaConfig(hidden_size=32, max_position_embeddings=66,
+                                                                       **common))
+    elif kind == "albert":
+        model = transformers.TFAlbertModel(transformers.AlbertConfig(embedding_size=16, hidden_size=32,
+                                                                     max_position_embeddings=64, **common))
+    elif kind == "bert":
+        model = transformers.TFBertModel(tiny_bert_config())
+    else:
+        model = transformers.TFDistilBertModel(tiny_distilbert_config())
+    return _built(model)
+
+
+def save_tiny_encoder(kind: str, folder: Path) -> Path:
+    """`tiny_encoder(kind)` as tf_model.h5, with a WordPiece tokenizer (what is under test is the
+    model side, so one tokenizer serves every architecture)."""
+    from tfclf._compat import transformers
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tiny_encoder(kind).save_pretrained(str(folder))
+    transformers.BertTokenizerFast(vocab_file=str(write_vocab(folder / "vocab.txt"))).save_pretrained(str(folder))
+    return folder
+
+
 def build_tiny_bert_classifier(seed: int = 0, num_labels: int = 2):
     """A 2-layer BERT sequence classifier (encoder, pooler and head all set) built in memory."""
     import tfclf

@@ -181,9 +181,9 @@ def load_sequence_classifier(folder: Path, config, precision: str = "float32"):
 
 
 def _load_sequence_classifier(folder: Path, config):
-    from tfclf._compat import transformers
+    from tfclf.pooling import classifier_class
 
-    auto = transformers.TFAutoModelForSequenceClassification
+    auto = classifier_class(config)
     use_tf_loader = (folder / TF_WEIGHTS).is_file() or (
         (folder / SAFETENSORS).is_file() and _safetensors_format(folder / SAFETENSORS) == "tf"
     )
@@ -196,7 +196,7 @@ def _load_sequence_classifier(folder: Path, config):
     # can, given the state dict as NumPy arrays.
     from transformers.modeling_tf_pytorch_utils import load_pytorch_state_dict_in_tf2_model
 
-    model = auto.from_config(config)
+    model = auto(config)
     model(model.dummy_inputs, training=False)
     state = _drop_mismatched_head(model, _load_torch_state_dict(folder))
     load_pytorch_state_dict_in_tf2_model(model, state, allow_missing_keys=True)

@@ -247,9 +247,10 @@ class Predictor:
                 "labels": self.preproc.codec_.to_json(),
                 "threshold": _threshold_json(self.threshold),
                 "batch_size": self.batch_size,
-                # how long texts are read (tfclf.windows); absent in older manifests = the defaults
+                # how long texts are read (tfclf.windows) and pooled (tfclf.pooling); absent in older
+                # manifests = the defaults
                 **{k: v for k, v in self.preproc.to_json().items()
-                   if k in ("truncation", "head_tokens", "max_windows", "window_overlap", "aggregate")},
+                   if k in ("truncation", "head_tokens", "max_windows", "window_overlap", "aggregate", "pooling")},
                 "files": {p.name: _sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()},
             }
             (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
@@ -355,12 +356,12 @@ def load_predictor(folder: str | os.PathLike, batch_size: int | None = None, cus
     folder = Path(folder).expanduser().resolve()
     config = transformers.AutoConfig.from_pretrained(str(folder), local_files_only=True)
     tokenizer = transformers.AutoTokenizer.from_pretrained(str(folder), use_fast=True, local_files_only=True)
+    from tfclf.pooling import classifier_class
     from tfclf.precision import policy_scope, resolve_precision
 
     with policy_scope(resolve_precision(precision)):
-        model = transformers.TFAutoModelForSequenceClassification.from_pretrained(
-            str(folder), config=config, local_files_only=True
-        )
+        # The config says which pooling the model was trained with (tfclf.pooling).
+        model = classifier_class(config).from_pretrained(str(folder), config=config, local_files_only=True)
     preproc = Transformer.from_saved(folder, manifest, tokenizer, config)
     return Predictor(model, preproc, batch_size=batch_size or manifest.get("batch_size", 32),
                      threshold=manifest.get("threshold", 0.5))

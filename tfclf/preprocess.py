@@ -94,6 +94,10 @@ class Transformer:
             or "train": learn a WordPiece vocabulary from the texts given to `preprocess_train`
             (see `tfclf.vocab.train_tokenizer`).
         vocab_size: the vocabulary size for ``tokenizer="train"`` (default 16000).
+        pooling: what the classification head reads: "cls" (the model's own head, on the first
+            token: ktrain's way) or "mean" (the mean of the real tokens' last hidden states, as
+            sentence-transformers models such as all-MiniLM-L6-v2 were trained). See
+            `tfclf.pooling`.
 
     Example:
         >>> t = Transformer("distilbert-base-uncased", maxlen=128)   # doctest: +SKIP
@@ -124,6 +128,7 @@ class Transformer:
         aggregate: str = "mean_logits",
         tokenizer: Any = None,
         vocab_size: int | None = None,
+        pooling: str = "cls",
     ):
         self.model_name = model_name
         self.maxlen = maxlen
@@ -140,6 +145,7 @@ class Transformer:
         self.aggregate = aggregate
         self.tokenizer = tokenizer
         self.vocab_size = vocab_size
+        self.pooling = pooling
         self._check_args()
 
     @property
@@ -191,6 +197,9 @@ class Transformer:
             int_in_range(self.head_tokens, "head_tokens", 0, self.maxlen, "maxlen")
         if self.window_overlap is not None:
             int_in_range(self.window_overlap, "window_overlap", 0, self.maxlen - 2, "maxlen - 2")
+        from tfclf.pooling import check_pooling
+
+        check_pooling(self.pooling)
         if self.class_names and self.classes and list(self.class_names) != list(self.classes):
             raise ValueError("class_names and classes disagree: pass only one of them")
 
@@ -459,6 +468,10 @@ class Transformer:
             MULTILABEL: "multi_label_classification",
             REGRESSION: "regression",
         }.get(codec.mode_, "single_label_classification")
+        from tfclf.pooling import CONFIG_KEY, check_supported
+
+        check_supported(config, self.pooling)
+        setattr(config, CONFIG_KEY, self.pooling)
         from tfclf.precision import resolve_precision
 
         import contextlib
@@ -479,7 +492,6 @@ class Transformer:
 
     def _random_classifier(self, config, policy: str):
         """A model of `config`'s shape with random weights, its vocabulary fitted to the tokenizer."""
-        from tfclf._compat import transformers
         from tfclf.precision import policy_scope
 
         tok = self.get_tokenizer()
@@ -487,8 +499,10 @@ class Transformer:
         config.vocab_size = len(tok)
         if tok.pad_token_id is not None:
             config.pad_token_id = tok.pad_token_id
+        from tfclf.pooling import classifier_class
+
         with policy_scope(policy):
-            model = transformers.TFAutoModelForSequenceClassification.from_config(config)
+            model = classifier_class(config)(config)
             model(model.dummy_inputs, training=False)
         return model
 
@@ -507,18 +521,21 @@ class Transformer:
             "max_windows": int(self.max_windows),
             "window_overlap": self.window_overlap,
             "aggregate": self.aggregate,
+            "pooling": self.pooling,
         }
 
     @classmethod
     def from_saved(cls, folder: Path, data: dict, tokenizer, config) -> "Transformer":
         """Rebuilds a fitted Transformer from a saved predictor folder, without resolving the name."""
         from tfclf.models import ModelSource
+        from tfclf.pooling import pooling_of
 
         # Predictors saved before long-document options existed read like the defaults.
         t = cls(data["model_name"], maxlen=int(data["maxlen"]), class_names=data["labels"]["classes"],
                 batch_size=data.get("batch_size"), truncation=data.get("truncation", "head"),
                 head_tokens=data.get("head_tokens"), max_windows=int(data.get("max_windows", 1)),
-                window_overlap=data.get("window_overlap"), aggregate=data.get("aggregate", "mean_logits"))
+                window_overlap=data.get("window_overlap"), aggregate=data.get("aggregate", "mean_logits"),
+                pooling=data.get("pooling") or pooling_of(config))
         t.source_ = ModelSource(Path(folder), "folder", data["model_name"])
         t.config_ = config
         t.tokenizer_ = tokenizer
