@@ -52,6 +52,7 @@ def parse() -> argparse.Namespace:
     p.add_argument("--window-overlap", type=int)
     p.add_argument("--aggregate", default="mean_logits")
     p.add_argument("--precision", default="auto")
+    p.add_argument("--pooling", choices=["cls", "mean"], default="cls", help="Transformer(pooling=...)")
     p.add_argument("--limit", type=int, help="first N train and test documents (for trying the script)")
     p.add_argument("--output", help="default: benchmarks/results/accuracy/NAME.json")
     p.add_argument("--save", help="save the last seed's predictor to this folder")
@@ -78,7 +79,8 @@ def run_seed(args, seed: int, train, test) -> dict:
         model, extra = args.model, {}
     t = text.Transformer(model, maxlen=args.maxlen, **extra, class_names=train.class_names, precision=args.precision,
                          truncation=args.truncation, head_tokens=args.head_tokens, max_windows=args.max_windows,
-                         window_overlap=args.window_overlap, aggregate=args.aggregate)
+                         window_overlap=args.window_overlap, aggregate=args.aggregate,
+                         pooling=args.pooling)
     t0 = time.perf_counter()
     trn = t.preprocess_train(train.texts, train.labels)
     val = t.preprocess_test(test.texts, test.labels)

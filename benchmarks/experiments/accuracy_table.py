@@ -32,6 +32,8 @@ def describe(cfg: dict) -> str:
         what = f"head {cfg['maxlen']}"
     lr = cfg.get("lr")
     extra = f", early stopping {cfg['early_stopping']}" if cfg.get("early_stopping") else ""
+    if cfg.get("pooling", "cls") != "cls":
+        what += f", {cfg['pooling']} pooling"
     return f"{what}; {cfg.get('epochs')} epochs, lr {lr}{extra}"
 
 
