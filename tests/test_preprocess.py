@@ -301,13 +301,13 @@ def test_to_json_and_from_saved_round_trip(tiny_distilbert_dir):
     assert data == {"model_name": str(tiny_distilbert_dir), "maxlen": 16,
                     "labels": {"mode": MULTICLASS, "classes": ["neg", "pos"]}, "batch_size": 4,
                     "truncation": "head", "head_tokens": None, "max_windows": 1, "window_overlap": None,
-                    "aggregate": "mean_logits"}
+                    "aggregate": "mean_logits", "pooling": "cls"}
     copy = text.Transformer.from_saved(tiny_distilbert_dir, data, t.get_tokenizer(), t._config())
     assert copy.get_classes() == ["neg", "pos"] and copy.maxlen == 16
     # a manifest written before the long-document options existed reads as the defaults
     old = {k: data[k] for k in ("model_name", "maxlen", "labels", "batch_size")}
     legacy = text.Transformer.from_saved(tiny_distilbert_dir, old, t.get_tokenizer(), t._config())
-    assert (legacy.truncation, legacy.max_windows, legacy.aggregate) == ("head", 1, "mean_logits")
+    assert (legacy.truncation, legacy.max_windows, legacy.aggregate, legacy.pooling) == ("head", 1, "mean_logits", "cls")
     assert copy.encode(["good movie"]) == t.encode(["good movie"])
 
 
