@@ -79,6 +79,27 @@ def test_harness_runs_every_system_and_compares(run_dir, tiny_distilbert_dir):
     assert "Machine:" in table and "bench_tfclf.py" in table
 
 
+def test_accuracy_experiment_and_ensemble_scripts(run_dir, tiny_distilbert_dir):
+    folder, archive = run_dir
+    out = folder / "acc" / "smoke.json"
+    _run(sys.executable, "experiments/accuracy.py", "--name", "smoke", "--model", tiny_distilbert_dir,
+         "--archive", archive, "--limit", 24, "--maxlen", 32, "--epochs", 1, "--seeds", 0, "--pooling", "mean",
+         "--save-proba", "--output", out)
+    record = json.loads(out.read_text())
+    run = record["runs"][0]
+    assert record["config"]["pooling"] == "mean" and run["test_rows"] == 24
+    proba = folder / "acc" / run["proba_file"]
+    assert proba.read_text().splitlines()[0].split(",") == sorted(bench_common.CATEGORIES)
+    # weight 1 is the transformer alone and weight 0 the linear model alone
+    for weight in (1.0, 0.0):
+        _run(sys.executable, "experiments/ensemble.py", "--name", "ens", "--proba", proba, "--archive", archive,
+             "--limit", 24, "--weight", weight, "--output", folder / "acc" / f"ens{weight}.json")
+        ens = json.loads((folder / "acc" / f"ens{weight}.json").read_text())["runs"][0]
+        assert ens["transformer"][1] == run["test_correct"]
+        assert ens["ensemble"] == (ens["transformer"] if weight else ens["linear"])
+        assert ens["sweep_on_test_not_for_claims"][f"{weight:.1f}"] == ens["ensemble"][0]
+
+
 def test_flop_count_matches_a_hand_count():
     dims = {"layers": 2, "hidden": 4, "ffn": 8}
     dense = 2 * (4 * 16 + 2 * 32) * 2  # 2 x params per token, 2 layers

@@ -308,6 +308,10 @@ def test_to_json_and_from_saved_round_trip(tiny_distilbert_dir):
     old = {k: data[k] for k in ("model_name", "maxlen", "labels", "batch_size")}
     legacy = text.Transformer.from_saved(tiny_distilbert_dir, old, t.get_tokenizer(), t._config())
     assert (legacy.truncation, legacy.max_windows, legacy.aggregate, legacy.pooling) == ("head", 1, "mean_logits", "cls")
+    # the pooling is the config's (it builds the model), whatever a hand-edited manifest says
+    edited = text.Transformer.from_saved(tiny_distilbert_dir, {**data, "pooling": "mean"}, t.get_tokenizer(),
+                                         t._config())
+    assert edited.pooling == "cls"
     assert copy.encode(["good movie"]) == t.encode(["good movie"])
 
 

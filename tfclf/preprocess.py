@@ -530,12 +530,14 @@ class Transformer:
         from tfclf.models import ModelSource
         from tfclf.pooling import pooling_of
 
-        # Predictors saved before long-document options existed read like the defaults.
+        # Predictors saved before long-document options existed read like the defaults. The pooling
+        # comes from the model's config alone: that is what builds the model, so the preprocessor
+        # cannot report another one (the manifest's copy is for people reading it).
         t = cls(data["model_name"], maxlen=int(data["maxlen"]), class_names=data["labels"]["classes"],
                 batch_size=data.get("batch_size"), truncation=data.get("truncation", "head"),
                 head_tokens=data.get("head_tokens"), max_windows=int(data.get("max_windows", 1)),
                 window_overlap=data.get("window_overlap"), aggregate=data.get("aggregate", "mean_logits"),
-                pooling=data.get("pooling") or pooling_of(config))
+                pooling=pooling_of(config))
         t.source_ = ModelSource(Path(folder), "folder", data["model_name"])
         t.config_ = config
         t.tokenizer_ = tokenizer

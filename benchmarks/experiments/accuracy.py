@@ -56,6 +56,9 @@ def parse() -> argparse.Namespace:
     p.add_argument("--limit", type=int, help="first N train and test documents (for trying the script)")
     p.add_argument("--output", help="default: benchmarks/results/accuracy/NAME.json")
     p.add_argument("--save", help="save the last seed's predictor to this folder")
+    p.add_argument("--save-proba", action="store_true",
+                   help="also write each seed's test probabilities to NAME.seedS.proba.csv beside the JSON "
+                        "(for combining models after the fact, e.g. benchmarks/experiments/ensemble.py)")
     return p.parse_args()
 
 
@@ -123,6 +126,10 @@ def run_seed(args, seed: int, train, test) -> dict:
     out["peak_rss_mb"] = round(bc.peak_rss_mb(), 0)
     if args.save:
         predictor.save(args.save)
+    if args.save_proba:
+        proba_path = args.out_path.with_name(f"{args.out_path.stem}.seed{seed}.proba.csv")
+        np.savetxt(proba_path, np.asarray(probs), fmt="%.6g", delimiter=",", header=",".join(classes), comments="")
+        out["proba_file"] = proba_path.name
     print(f"seed {seed}: accuracy {out['test_accuracy']:.4f} ({out['test_correct']}/{len(test.texts)}), "
           f"train {out['train_s']:.0f} s, predict {out['predict_docs_per_s']} docs/s", flush=True)
     return out
@@ -145,8 +152,9 @@ def main() -> None:
         sys.exit("pass --archive (the 20news-bydate.tar.gz) or set TFCLF_20NG_ARCHIVE")
     out_path = Path(args.output or bc.RESULTS / "accuracy" / f"{args.name}.json")
     out_path.parent.mkdir(parents=True, exist_ok=True)
+    args.out_path = out_path
     train, test = bc.load_data(args.archive, args.limit)
-    config = {k: v for k, v in vars(args).items() if k not in ("output", "archive")}
+    config = {k: v for k, v in vars(args).items() if k not in ("output", "archive", "out_path")}
     result = {"name": args.name, "config": config, "command": " ".join(sys.argv), "machine": bc.machine(),
               "versions": bc.package_versions("tensorflow", "tf-keras", "transformers"), "runs": []}
     for seed in args.seeds:

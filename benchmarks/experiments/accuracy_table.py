@@ -41,7 +41,8 @@ def rows(folder: Path) -> list[dict]:
     out = []
     for path in sorted(folder.glob("*.json")):
         data = json.loads(path.read_text())
-        if not data.get("runs"):
+        # ensemble.py writes here too; its files have no per-seed summary and are not configurations
+        if not data.get("runs") or "summary" not in data:
             continue
         out.append(data)
     return out
