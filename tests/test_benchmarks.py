@@ -98,6 +98,11 @@ def test_accuracy_experiment_and_ensemble_scripts(run_dir, tiny_distilbert_dir):
         assert ens["transformer"][1] == run["test_correct"]
         assert ens["ensemble"] == (ens["transformer"] if weight else ens["linear"])
         assert ens["sweep_on_test_not_for_claims"][f"{weight:.1f}"] == ens["ensemble"][0]
+    # the table reads accuracy.py's JSON and skips ensemble.py's, which share the folder
+    table = subprocess.run([sys.executable, str(BENCH / "experiments" / "accuracy_table.py"), "--folder",
+                            str(folder / "acc")], capture_output=True, text=True, timeout=120, check=True).stdout
+    body = [line for line in table.splitlines() if line.startswith("| head")]
+    assert len(body) == 1 and "mean pooling" in body[0] and f"| {run['precision']} |" in body[0]
 
 
 def test_flop_count_matches_a_hand_count():
