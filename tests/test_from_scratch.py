@@ -40,7 +40,11 @@ def test_scratch_model_with_a_learned_vocabulary_trains_saves_and_reloads(toy_da
     loaded = tfclf.load_predictor(folder, precision="float32")
     np.testing.assert_allclose(loaded.predict_proba(toy_data["val"][0][:8]),
                                predictor.predict_proba(toy_data["val"][0][:8]), atol=1e-5)
-    assert loaded.predict("a wonderful great film") == "pos"
+    # Judged on the validation texts, not on one made-up sentence: that sentence's label flipped with
+    # the order the suite ran in (the accuracy stayed >= 0.9), which says nothing about reloading.
+    texts, labels = toy_data["val"]
+    assert np.mean(np.asarray(loaded.predict(list(texts))) == np.asarray(labels)) >= 0.9
+    assert loaded.predict("a wonderful great film") == predictor.predict("a wonderful great film")
 
 
 def test_scratch_model_with_a_vocab_file(toy_data, tmp_path):
