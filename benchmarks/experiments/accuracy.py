@@ -62,7 +62,7 @@ def parse() -> argparse.Namespace:
     return p.parse_args()
 
 
-def run_seed(args, seed: int, train, test) -> dict:
+def run_seed(args, seed: int, train, test, out_path: Path) -> dict:
     import numpy as np
     from sklearn.metrics import accuracy_score, f1_score
 
@@ -129,7 +129,7 @@ def run_seed(args, seed: int, train, test) -> dict:
     if args.save:
         predictor.save(args.save)
     if args.save_proba:
-        proba_path = args.out_path.with_name(f"{args.out_path.stem}.seed{seed}.proba.csv")
+        proba_path = out_path.with_name(f"{out_path.stem}.seed{seed}.proba.csv")
         np.savetxt(proba_path, np.asarray(probs), fmt="%.6g", delimiter=",", header=",".join(classes), comments="")
         out["proba_file"] = proba_path.name
     print(f"seed {seed}: accuracy {out['test_accuracy']:.4f} ({out['test_correct']}/{len(test.texts)}), "
@@ -154,13 +154,12 @@ def main() -> None:
         sys.exit("pass --archive (the 20news-bydate.tar.gz) or set TFCLF_20NG_ARCHIVE")
     out_path = Path(args.output or bc.RESULTS / "accuracy" / f"{args.name}.json")
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    args.out_path = out_path
     train, test = bc.load_data(args.archive, args.limit)
-    config = {k: v for k, v in vars(args).items() if k not in ("output", "archive", "out_path")}
+    config = {k: v for k, v in vars(args).items() if k not in ("output", "archive")}
     result = {"name": args.name, "config": config, "command": " ".join(sys.argv), "machine": bc.machine(),
               "versions": bc.package_versions("tensorflow", "tf-keras", "transformers"), "runs": []}
     for seed in args.seeds:
-        result["runs"].append(run_seed(args, seed, train, test))
+        result["runs"].append(run_seed(args, seed, train, test, out_path))
         result["summary"] = summary(result["runs"])
         out_path.write_text(json.dumps(result, indent=2) + "\n")
         # Free the finished seed's model before the next one is built.
