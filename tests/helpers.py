@@ -84,6 +84,8 @@ def save_tiny_distilbert(folder: Path, seed: int = 0, **overrides) -> Path:
 
 
 ARCHITECTURES = ("distilbert", "bert", "roberta", "albert")
+# Architectures whose popular sentence-transformers checkpoints (all-mpnet-base-v2) are pooled by mean.
+POOLING_ARCHITECTURES = ARCHITECTURES + ("mpnet",)
 
 
 def tiny_encoder(kind: str):
@@ -99,6 +101,10 @@ def tiny_encoder(kind: str):
     elif kind == "albert":
         model = transformers.TFAlbertModel(transformers.AlbertConfig(embedding_size=16, hidden_size=32,
                                                                      max_position_embeddings=64, **common))
+    elif kind == "mpnet":
+        # MPNet offsets positions like RoBERTa (its padding index is fixed at 1).
+        model = transformers.TFMPNetModel(transformers.MPNetConfig(hidden_size=32, max_position_embeddings=66,
+                                                                   relative_attention_num_buckets=8, **common))
     elif kind == "bert":
         model = transformers.TFBertModel(tiny_bert_config())
     else:

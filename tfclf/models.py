@@ -146,7 +146,11 @@ def _download(name: str) -> Path:
         weights = [SAFETENSORS_INDEX, "model-*.safetensors"]
     else:
         raise _not_found(name, f"the hub repository has neither {TF_WEIGHTS} nor {SAFETENSORS}")
-    return Path(snapshot_download(name, allow_patterns=TOKENIZER_PATTERNS + weights))
+    from tfclf.pooling import ST_POOLING_PATTERNS
+
+    # The sentence-transformers pooling files (a few hundred bytes) let pooling="auto" follow
+    # how the checkpoint was trained.
+    return Path(snapshot_download(name, allow_patterns=TOKENIZER_PATTERNS + ST_POOLING_PATTERNS + weights))
 
 
 def _safetensors_format(path: Path) -> str:
@@ -231,7 +235,7 @@ def max_positions(config) -> int | None:
     n = getattr(config, "max_position_embeddings", None)
     if n is None:
         return None
-    # RoBERTa-style models offset positions by padding_idx + 1.
-    if getattr(config, "model_type", "") in ("roberta", "xlm-roberta", "camembert", "longformer"):
+    # RoBERTa-style models offset positions by padding_idx + 1 (MPNet's padding_idx is always 1).
+    if getattr(config, "model_type", "") in ("roberta", "xlm-roberta", "camembert", "longformer", "mpnet"):
         n -= (getattr(config, "pad_token_id", 1) or 1) + 1
     return int(n)

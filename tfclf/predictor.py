@@ -27,6 +27,7 @@ from tfclf._util import positive_int
 from tfclf._util import sha256_file as _sha256
 from tfclf.data import TextDataset
 from tfclf.inference import LogitsFunction, predict_documents
+from tfclf.pooling import pooling_of
 from tfclf.precision import model_precision
 from tfclf.preprocess import Transformer, check_texts
 
@@ -250,7 +251,9 @@ class Predictor:
                 # how long texts are read (tfclf.windows) and pooled (tfclf.pooling); absent in older
                 # manifests = the defaults
                 **{k: v for k, v in self.preproc.to_json().items()
-                   if k in ("truncation", "head_tokens", "max_windows", "window_overlap", "aggregate", "pooling")},
+                   if k in ("truncation", "head_tokens", "max_windows", "window_overlap", "aggregate")},
+                "pooling": pooling_of(config),  # what the model was built with, whatever the preprocessor asked
+
                 "files": {p.name: _sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()},
             }
             (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")

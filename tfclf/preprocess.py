@@ -95,9 +95,11 @@ class Transformer:
             (see `tfclf.vocab.train_tokenizer`).
         vocab_size: the vocabulary size for ``tokenizer="train"`` (default 16000).
         pooling: what the classification head reads: "cls" (the model's own head, on the first
-            token: ktrain's way) or "mean" (the mean of the real tokens' last hidden states, as
-            sentence-transformers models such as all-MiniLM-L6-v2 were trained). See
-            `tfclf.pooling`.
+            token: ktrain's way), "mean" (the mean of the real tokens' last hidden states, as
+            sentence-transformers models such as all-MiniLM-L6-v2 were trained), or "auto" (the
+            default): "mean" for a checkpoint whose sentence-transformers files (modules.json and
+            its Pooling config) say it was trained with mean pooling, else "cls". The choice made
+            is ``pooling_`` after `get_classifier`. See `tfclf.pooling`.
 
     Example:
         >>> t = Transformer("distilbert-base-uncased", maxlen=128)   # doctest: +SKIP
@@ -128,7 +130,7 @@ class Transformer:
         aggregate: str = "mean_logits",
         tokenizer: Any = None,
         vocab_size: int | None = None,
-        pooling: str = "cls",
+        pooling: str = "auto",
     ):
         self.model_name = model_name
         self.maxlen = maxlen
@@ -224,6 +226,15 @@ class Transformer:
                                                                        local_files_only=True)
             self._check_maxlen()
         return self.config_
+
+    def _pooling(self) -> str:
+        """The concrete pooling ("auto" resolved against the checkpoint's files), as ``pooling_``."""
+        if not hasattr(self, "pooling_"):
+            from tfclf.pooling import resolve_pooling
+
+            self.pooling_ = resolve_pooling(self.pooling, self._config(),
+                                            None if self.from_scratch else self._source().path)
+        return self.pooling_
 
     def _name(self) -> str:
         if self.from_scratch:
@@ -470,8 +481,8 @@ class Transformer:
         }.get(codec.mode_, "single_label_classification")
         from tfclf.pooling import CONFIG_KEY, check_supported
 
-        check_supported(config, self.pooling)
-        setattr(config, CONFIG_KEY, self.pooling)
+        check_supported(config, self._pooling())
+        setattr(config, CONFIG_KEY, self.pooling_)
         from tfclf.precision import resolve_precision
 
         import contextlib
@@ -521,7 +532,7 @@ class Transformer:
             "max_windows": int(self.max_windows),
             "window_overlap": self.window_overlap,
             "aggregate": self.aggregate,
-            "pooling": self.pooling,
+            "pooling": self._pooling(),
         }
 
     @classmethod
@@ -539,6 +550,7 @@ class Transformer:
                 window_overlap=data.get("window_overlap"), aggregate=data.get("aggregate", "mean_logits"),
                 pooling=pooling_of(config))
         t.source_ = ModelSource(Path(folder), "folder", data["model_name"])
+        t.pooling_ = t.pooling
         t.config_ = config
         t.tokenizer_ = tokenizer
         t.codec_ = LabelCodec.from_json(data["labels"])

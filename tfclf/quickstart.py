@@ -198,6 +198,8 @@ def run(data: str = "auto", model: str = "auto", maxlen: int | None = None, epoc
     trn = t.preprocess_train(train.texts, train.labels)
     val = t.preprocess_test(test.texts, test.labels)
     classifier = t.get_classifier()
+    say(f"pooling: {t.pooling_}" + (" (the checkpoint's sentence-transformers pooling; pooling='auto')"
+                                    if t.pooling_ == "mean" else " (the model's own head)"))
     precision = model_precision(classifier)
     say(f"computing in {precision} with float32 weights"
         + ("" if precision == "float32" else " (TFCLF_PRECISION=float32 turns mixed precision off)"))
@@ -262,7 +264,7 @@ def run(data: str = "auto", model: str = "auto", maxlen: int | None = None, epoc
     total = time.perf_counter() - started
     summary = {
         "data": key, "data_why": data_why, "model": model_path, "model_why": model_why,
-        "device": "GPU" if gpu else "CPU", "precision": precision, "maxlen": settings.maxlen, "epochs": settings.epochs,
+        "device": "GPU" if gpu else "CPU", "precision": precision, "pooling": t.pooling_, "maxlen": settings.maxlen, "epochs": settings.epochs,
         "batch_size": settings.batch_size, "lr": chosen_lr, "lr_why": lr_why,
         "lr_suggestions": suggestions._asdict(), "train_docs": len(train.texts), "test_docs": len(test.texts),
         "val_accuracy_per_epoch": val_acc, "test_accuracy": accuracy, "reload_identical": same,

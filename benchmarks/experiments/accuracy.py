@@ -52,7 +52,7 @@ def parse() -> argparse.Namespace:
     p.add_argument("--window-overlap", type=int)
     p.add_argument("--aggregate", default="mean_logits")
     p.add_argument("--precision", default="auto")
-    p.add_argument("--pooling", choices=["cls", "mean"], default="cls", help="Transformer(pooling=...)")
+    p.add_argument("--pooling", choices=["auto", "cls", "mean"], default="cls", help="Transformer(pooling=...)")
     p.add_argument("--limit", type=int, help="first N train and test documents (for trying the script)")
     p.add_argument("--output", help="default: benchmarks/results/accuracy/NAME.json")
     p.add_argument("--save", help="save the last seed's predictor to this folder")

@@ -1,4 +1,5 @@
-"""The issue-10 table: one row per configuration in results/accuracy/*.json (from accuracy.py).
+"""The issue-10 table: one row per configuration in results/accuracy/*.json (from accuracy.py);
+files of one configuration (other seeds, run separately) share a row.
 
     python benchmarks/experiments/accuracy_table.py [--append]   # --append: also add it to RESULTS.md
 """
@@ -10,6 +11,8 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
+
+import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -37,15 +40,46 @@ def describe(cfg: dict) -> str:
     return f"{what}; {cfg.get('epochs')} epochs, lr {lr}{extra}"
 
 
+# Config entries that name a run or say where it wrote, not what was trained.
+_NOT_CONFIGURATION = ("name", "seeds", "save", "save_proba")
+
+
+def configuration_key(cfg: dict) -> str:
+    """What makes two runs the same configuration (the model compared by folder name: one was
+    given as ../shared/..., another as /work/shared/...)."""
+    same = {k: v for k, v in cfg.items() if k not in _NOT_CONFIGURATION}
+    if same.get("model"):
+        same["model"] = Path(same["model"]).name
+    same.setdefault("pooling", "cls")
+    return json.dumps(same, sort_keys=True)
+
+
+def merge(group: list[dict]) -> dict:
+    """One record for runs of one configuration written by separate invocations (other seeds)."""
+    if len(group) == 1:
+        return group[0]
+    runs = sorted((r for data in group for r in data["runs"]), key=lambda r: r["seed"])
+    seeds = [r["seed"] for r in runs]
+    if len(set(seeds)) != len(seeds):
+        raise SystemExit(f"seeds {seeds} repeat across {[d['name'] for d in group]}: one run per seed")
+    summary = {}
+    for key in ("test_accuracy", "train_s", "predict_docs_per_s"):
+        values = np.array([r[key] for r in runs], dtype=float)
+        summary[key] = {"mean": float(values.mean()), "std": float(values.std()), "min": float(values.min()),
+                        "max": float(values.max())}
+    return {"name": " + ".join(d["name"] for d in group), "config": group[0]["config"], "runs": runs,
+            "summary": summary}
+
+
 def rows(folder: Path) -> list[dict]:
-    out = []
+    groups: dict[str, list[dict]] = {}
     for path in sorted(folder.glob("*.json")):
         data = json.loads(path.read_text())
         # ensemble.py writes here too; its files have no per-seed summary and are not configurations
         if not data.get("runs") or "summary" not in data:
             continue
-        out.append(data)
-    return out
+        groups.setdefault(configuration_key(data["config"]), []).append(data)
+    return [merge(group) for group in groups.values()]
 
 
 def table(results: list[dict]) -> str:
@@ -62,7 +96,7 @@ def table(results: list[dict]) -> str:
         lines.append(
             f"| {describe(data['config'])} | {', '.join(str(r['seed']) for r in runs)} | {spread} "
             f"| {', '.join(str(r['test_correct']) for r in runs)} "
-            f"| {data['summary']['train_s']['mean']:.0f} | {runs[0].get('precision', '?')} | {runs[0]['train_rows']} "
+            f"| {data['summary']['train_s']['mean']:.0f} | {', '.join(sorted({r.get('precision', '?') for r in runs}))} | {runs[0]['train_rows']} "
             f"| {data['summary']['predict_docs_per_s']['mean']:.1f} | {data['name']} |")
     return "\n".join(lines)
 
