@@ -253,7 +253,6 @@ class Predictor:
                 **{k: v for k, v in self.preproc.to_json().items()
                    if k in ("truncation", "head_tokens", "max_windows", "window_overlap", "aggregate")},
                 "pooling": pooling_of(config),  # what the model was built with, whatever the preprocessor asked
-
                 "files": {p.name: _sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()},
             }
             (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")

@@ -12,12 +12,11 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 import bench_common as bc  # noqa: E402
+from accuracy import summary  # noqa: E402  (the same statistics as an unmerged file's)
 
 
 def describe(cfg: dict) -> str:
@@ -62,13 +61,8 @@ def merge(group: list[dict]) -> dict:
     seeds = [r["seed"] for r in runs]
     if len(set(seeds)) != len(seeds):
         raise SystemExit(f"seeds {seeds} repeat across {[d['name'] for d in group]}: one run per seed")
-    summary = {}
-    for key in ("test_accuracy", "train_s", "predict_docs_per_s"):
-        values = np.array([r[key] for r in runs], dtype=float)
-        summary[key] = {"mean": float(values.mean()), "std": float(values.std()), "min": float(values.min()),
-                        "max": float(values.max())}
     return {"name": " + ".join(d["name"] for d in group), "config": group[0]["config"], "runs": runs,
-            "summary": summary}
+            "summary": summary(runs)}
 
 
 def rows(folder: Path) -> list[dict]:
