@@ -45,7 +45,9 @@ def main() -> None:
     trn = t.preprocess_train(x, y, verbose=0)
     val = t.preprocess_test(vx, vy, verbose=0)
     tfclf.set_seed(0)
-    model = t.get_classifier()  # outside any scope: get_learner(strategy=...) must rebuild it
+    decay = os.environ.get("TFCLF_TEST_LAYER_DECAY")
+    # Outside any scope: get_learner(strategy=...) must rebuild it (keeping its options).
+    model = t.get_classifier(layer_decay=float(decay) if decay else None)
     report = {"replicas": 1}
     learner = tfclf.get_learner(model, trn, val, batch_size=GLOBAL_BATCH, seed=0, strategy=strategy)
     if strategy is not None:

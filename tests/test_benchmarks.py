@@ -104,7 +104,10 @@ def test_accuracy_experiment_and_ensemble_scripts(run_dir, tiny_distilbert_dir):
     body = [line for line in table.splitlines() if line.startswith("| head")]
     assert len(body) == 1 and "mean pooling" in body[0] and f"| {run['precision']} |" in body[0]
     # another seed of the same configuration, written by a separate invocation, joins its row
-    other = {**record, "name": "smoke_s1", "config": {**record["config"], "name": "smoke_s1", "seeds": [1]},
+    # (its JSON from before label_smoothing and layer_decay existed: they ran with the defaults)
+    older = {k: v for k, v in record["config"].items() if k not in ("label_smoothing", "layer_decay")}
+    assert len(older) == len(record["config"]) - 2
+    other = {**record, "name": "smoke_s1", "config": {**older, "name": "smoke_s1", "seeds": [1]},
              "runs": [{**run, "seed": 1, "test_accuracy": run["test_accuracy"] / 2, "test_correct": 0}]}
     (folder / "acc" / "smoke_s1.json").write_text(json.dumps(other))
     table = subprocess.run([sys.executable, str(BENCH / "experiments" / "accuracy_table.py"), "--folder",
@@ -123,3 +126,16 @@ def test_flop_count_matches_a_hand_count():
     assert bench_common.train_flops(dims, [3]) == 3 * 3 * (dense + 4 * 3 * 4 * 2)
     # padded to width 5, two documents execute 2 x 5 tokens attending over 5 positions
     assert bench_common.train_flops(dims, [3, 1], width=5) == 3 * 10 * (dense + 4 * 5 * 4 * 2)
+
+
+def test_accuracy_table_names_the_fine_tuning_options():
+    sys.path.insert(0, str(BENCH / "experiments"))
+    import accuracy_table
+
+    cfg = {"maxlen": 256, "epochs": 4, "lr": "5e-5", "pooling": "mean", "label_smoothing": 0.1, "layer_decay": 0.8}
+    assert accuracy_table.describe(cfg) == (
+        "head 256, mean pooling, label smoothing 0.1, layer decay 0.8; 4 epochs, lr 5e-5")
+    assert accuracy_table.describe({**cfg, "label_smoothing": 0.0, "layer_decay": None}) == (
+        "head 256, mean pooling; 4 epochs, lr 5e-5")
+    # a decay of 1 is no decay: the same configuration as none
+    assert accuracy_table.describe({**cfg, "layer_decay": 1.0}).endswith("label smoothing 0.1; 4 epochs, lr 5e-5")

@@ -82,6 +82,32 @@ def test_mirrored_strategy_over_two_logical_cpus_matches_one_device(model_dir, s
     assert report["checkpoints"] == ["state-01.json", "state-02.json"]
 
 
+def test_mirrored_strategy_keeps_layer_wise_lr_decay(model_dir, single, tmp_path):
+    # The rebuilt model's optimizer must scale each replica's update of a variable like one device's.
+    ref_out, out = tmp_path / "ref", tmp_path / "run"
+    _run("single", model_dir, ref_out, TFCLF_TEST_LAYER_DECAY="0.5")
+    _run("mirrored", model_dir, out, TFCLF_TEST_LAYER_DECAY="0.5")
+    (ref_weights, _), (weights, report) = _load(ref_out), _load(out)
+    worst = max(float(np.abs(a - b).max()) for a, b in zip(weights, ref_weights))
+    print(f"largest weight difference from the one-device run: {worst:.2e} (moved up to {report['moved']:.2e})")
+    # Had the replicas missed their multipliers, they would have moved 2-8x as far as one device.
+    assert worst < ATOL and report["moved"] > 10 * ATOL
+    # ... and the decay really changed training: the embeddings moved less than without it.
+    plain = single[0][0] - _load_start(model_dir)
+    decayed = ref_weights[0] - _load_start(model_dir)
+    assert np.abs(decayed).mean() < 0.5 * np.abs(plain).mean()
+
+
+def _load_start(model_dir: Path) -> np.ndarray:
+    import h5py
+
+    # The word embeddings as saved: the first weight of the model, before any training.
+    with h5py.File(model_dir / "tf_model.h5", "r") as f:
+        found = []
+        f.visititems(lambda name, obj: found.append(obj[()]) if name.endswith("word_embeddings/weight:0") else None)
+    return found[0]
+
+
 def _free_ports(n: int) -> list[int]:
     sockets = [socket.socket() for _ in range(n)]
     for s in sockets:

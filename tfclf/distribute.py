@@ -76,7 +76,8 @@ def rebuild_in_scope(model, strategy, mode: str, metrics: Any = None):
     """A copy of the transformers TF `model` whose variables and optimizer are `strategy`'s.
 
     The copy has the same class, configuration, dtype policy and weights, and is compiled as
-    `get_classifier` compiles (its default metrics unless `metrics` is given).
+    `get_classifier` compiled the original (its default metrics unless `metrics` is given, and
+    its label smoothing and layer-wise LR decay).
     """
     from tfclf.multilabel import THRESHOLDS_ATTR
     from tfclf.precision import model_precision, policy_scope
@@ -86,12 +87,14 @@ def rebuild_in_scope(model, strategy, mode: str, metrics: Any = None):
     if config is None:
         raise TypeError("get_learner(strategy=...) can rebuild only transformers models from get_classifier(); "
                         "build other models inside strategy.scope()")
+    from tfclf.optim import OPTIONS_ATTR
+
     weights = model.get_weights()
     with strategy.scope(), policy_scope(model_precision(model)):
         copy = type(model)(config)
         copy(copy.dummy_inputs, training=False)
         copy.set_weights(weights)
-        compile_classifier(copy, mode, metrics=metrics)
+        compile_classifier(copy, mode, metrics=metrics, **getattr(model, OPTIONS_ATTR, {}))
     if hasattr(model, THRESHOLDS_ATTR):
         setattr(copy, THRESHOLDS_ATTR, getattr(model, THRESHOLDS_ATTR))
     return copy

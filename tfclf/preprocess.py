@@ -452,7 +452,8 @@ class Transformer:
 
     # -- model -----------------------------------------------------------------------------------
     def get_classifier(self, fpath: str | None = None, multilabel: bool | None = None, metrics: Any = None,
-                       precision: str | None = None, strategy=None):
+                       precision: str | None = None, strategy=None, label_smoothing: float = 0.0,
+                       layer_decay: float | None = None):
         """Builds and compiles transformers' TF sequence-classification model for these labels.
 
         Args:
@@ -462,11 +463,22 @@ class Transformer:
             precision: overrides the Transformer's `precision` for this model.
             strategy: a `tf.distribute.Strategy` whose scope holds the model's variables and
                 optimizer (pass the same one to `get_learner`; see `tfclf.distribute`).
+            label_smoothing: train against smoothed targets, e.g. 0.1 (single- and multi-label
+                models; 0, the default, is none). See `tfclf.optim`.
+            layer_decay: layer-wise learning-rate decay, e.g. 0.8: each encoder layer below the
+                top one learns at that factor of the rate of the layer above, the head at the full
+                rate. None (the default) is one rate for all. See `tfclf.optim`.
 
         Returns:
             A compiled `tf.keras.Model` (a transformers ``TF...ForSequenceClassification``).
         """
+        from tfclf.optim import check_label_smoothing, check_layer_decay
+
+        options = {"label_smoothing": check_label_smoothing(label_smoothing),
+                   "layer_decay": check_layer_decay(layer_decay)}
         codec = self._codec()
+        if options["label_smoothing"] and codec.mode_ == REGRESSION:
+            raise ValueError("label_smoothing applies to class labels; these labels are numbers (regression)")
         if multilabel is not None and bool(multilabel) != (codec.mode_ == MULTILABEL):
             raise ValueError(f"multilabel={multilabel} disagrees with the labels, which are {codec.mode_}")
         from tfclf.models import load_sequence_classifier
@@ -498,7 +510,7 @@ class Transformer:
                 model = load_sequence_classifier(self._source().path, config, policy)
             if fpath is not None:
                 model.load_weights(fpath)
-            compile_classifier(model, codec.mode_, metrics=metrics)
+            compile_classifier(model, codec.mode_, metrics=metrics, **options)
         return model
 
     def _random_classifier(self, config, policy: str):
@@ -581,8 +593,12 @@ def _load_tokenizer(path: Path):
     return transformers.BertTokenizerFast(vocab_file=str(path))
 
 
-def compile_classifier(model, mode: str, metrics: Any = None, learning_rate: float = 5e-5) -> None:
+def compile_classifier(model, mode: str, metrics: Any = None, learning_rate: float = 5e-5,
+                       label_smoothing: float = 0.0, layer_decay: float | None = None) -> None:
     """Compiles `model` with Adam, a from-logits loss that matches `mode`, and default metrics.
+
+    `label_smoothing` and `layer_decay` are `get_classifier`'s options (see `tfclf.optim`); they
+    are kept on the model so that a rebuild in a distribution strategy compiles it the same way.
 
     Adam's beta_1 is a variable so that the one-cycle policy can move momentum during training
     without retracing the train step. The loss casts the logits to float32 first, so a model
@@ -590,18 +606,23 @@ def compile_classifier(model, mode: str, metrics: Any = None, learning_rate: flo
     the logits' dtype). Under mixed_float16 Keras wraps Adam in a LossScaleOptimizer itself.
     """
     from tfclf._compat import keras, tf
+    from tfclf.optim import OPTIONS_ATTR, layer_decay_adam, sparse_smoothed_crossentropy
 
     if mode == MULTILABEL:
-        loss = keras.losses.BinaryCrossentropy(from_logits=True)
+        loss = keras.losses.BinaryCrossentropy(from_logits=True, label_smoothing=label_smoothing)
         default_metrics = [keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)]
     elif mode == REGRESSION:
         loss = keras.losses.MeanSquaredError()
         default_metrics = [keras.metrics.MeanAbsoluteError(name="mae")]
     else:
-        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        loss = (sparse_smoothed_crossentropy(label_smoothing) if label_smoothing
+                else keras.losses.SparseCategoricalCrossentropy(from_logits=True))
         default_metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
     beta_1 = tf.Variable(0.9, trainable=False, dtype=tf.float32, name="adam_beta_1")
-    optimizer = keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1, epsilon=1e-8)
+    adam = dict(learning_rate=learning_rate, beta_1=beta_1, epsilon=1e-8)
+    optimizer = (layer_decay_adam(model, layer_decay, **adam) if layer_decay not in (None, 1.0)
+                 else keras.optimizers.Adam(**adam))
+    setattr(model, OPTIONS_ATTR, {"label_smoothing": label_smoothing, "layer_decay": layer_decay})
     model.compile(optimizer=optimizer, loss=Float32Loss(loss),
                   metrics=default_metrics if metrics is None else metrics)
 

@@ -53,6 +53,8 @@ def parse() -> argparse.Namespace:
     p.add_argument("--aggregate", default="mean_logits")
     p.add_argument("--precision", default="auto")
     p.add_argument("--pooling", choices=["auto", "cls", "mean"], default="cls", help="Transformer(pooling=...)")
+    p.add_argument("--label-smoothing", type=float, default=0.0, help="get_classifier(label_smoothing=...)")
+    p.add_argument("--layer-decay", type=float, help="get_classifier(layer_decay=...): layer-wise LR decay")
     p.add_argument("--limit", type=int, help="first N train and test documents (for trying the script)")
     p.add_argument("--output", help="default: benchmarks/results/accuracy/NAME.json")
     p.add_argument("--save", help="save the last seed's predictor to this folder")
@@ -88,7 +90,8 @@ def run_seed(args, seed: int, train, test, out_path: Path) -> dict:
     trn = t.preprocess_train(train.texts, train.labels)
     val = t.preprocess_test(test.texts, test.labels)
     preprocess_s = time.perf_counter() - t0
-    learner = tfclf.get_learner(t.get_classifier(), trn, val, batch_size=args.batch_size, seed=seed)
+    model = t.get_classifier(label_smoothing=args.label_smoothing, layer_decay=args.layer_decay)
+    learner = tfclf.get_learner(model, trn, val, batch_size=args.batch_size, seed=seed)
     out = {"seed": seed, "precision": model_precision(learner.model), "train_rows": len(trn), "test_rows": len(val),
            "preprocess_s": round(preprocess_s, 2)}
     if args.lr == "find":

@@ -36,6 +36,10 @@ def describe(cfg: dict) -> str:
     extra = f", early stopping {cfg['early_stopping']}" if cfg.get("early_stopping") else ""
     if cfg.get("pooling", "cls") != "cls":
         what += f", {cfg['pooling']} pooling"
+    if cfg.get("label_smoothing"):
+        what += f", label smoothing {cfg['label_smoothing']}"
+    if cfg.get("layer_decay") not in (None, 1.0):
+        what += f", layer decay {cfg['layer_decay']}"
     return f"{what}; {cfg.get('epochs')} epochs, lr {lr}{extra}"
 
 
@@ -49,7 +53,11 @@ def configuration_key(cfg: dict) -> str:
     same = {k: v for k, v in cfg.items() if k not in _NOT_CONFIGURATION}
     if same.get("model"):
         same["model"] = Path(same["model"]).name
+    # Runs from before an option existed ran with its default.
     same.setdefault("pooling", "cls")
+    same.setdefault("label_smoothing", 0.0)
+    if same.setdefault("layer_decay", None) == 1.0:
+        same["layer_decay"] = None  # a decay of 1 is none
     return json.dumps(same, sort_keys=True)
 
 
