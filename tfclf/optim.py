@@ -48,8 +48,9 @@ def check_label_smoothing(value: Any) -> float:
 
 
 def check_layer_decay(value: Any) -> float | None:
-    """`value` as a float in (0, 1], or None (no decay); else a ValueError that says the range."""
-    if value is None:
+    """`value` as a float in (0, 1), or None for no decay (None or 1); else a ValueError that
+    says the range. Mapping 1 to None here keeps one test of "no decay" for every caller."""
+    if value is None or (value == 1 and not isinstance(value, bool)):
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1 or math.isnan(value):
         raise ValueError(f"layer_decay must be a number in (0, 1], e.g. 0.8, or None for no decay; got {value!r}")

@@ -606,7 +606,7 @@ def compile_classifier(model, mode: str, metrics: Any = None, learning_rate: flo
     the logits' dtype). Under mixed_float16 Keras wraps Adam in a LossScaleOptimizer itself.
     """
     from tfclf._compat import keras, tf
-    from tfclf.optim import OPTIONS_ATTR, layer_decay_adam, sparse_smoothed_crossentropy
+    from tfclf.optim import OPTIONS_ATTR, check_layer_decay, layer_decay_adam, sparse_smoothed_crossentropy
 
     if mode == MULTILABEL:
         loss = keras.losses.BinaryCrossentropy(from_logits=True, label_smoothing=label_smoothing)
@@ -620,7 +620,8 @@ def compile_classifier(model, mode: str, metrics: Any = None, learning_rate: flo
         default_metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
     beta_1 = tf.Variable(0.9, trainable=False, dtype=tf.float32, name="adam_beta_1")
     adam = dict(learning_rate=learning_rate, beta_1=beta_1, epsilon=1e-8)
-    optimizer = (layer_decay_adam(model, layer_decay, **adam) if layer_decay not in (None, 1.0)
+    layer_decay = check_layer_decay(layer_decay)
+    optimizer = (layer_decay_adam(model, layer_decay, **adam) if layer_decay is not None
                  else keras.optimizers.Adam(**adam))
     setattr(model, OPTIONS_ATTR, {"label_smoothing": label_smoothing, "layer_decay": layer_decay})
     model.compile(optimizer=optimizer, loss=Float32Loss(loss),
