@@ -79,14 +79,26 @@ def test_harness_runs_every_system_and_compares(run_dir, tiny_distilbert_dir):
     assert "Machine:" in table and "bench_tfclf.py" in table
 
 
-def test_accuracy_experiment_and_ensemble_scripts(run_dir, tiny_distilbert_dir):
+def test_accuracy_experiment_ensemble_and_reading_scripts(run_dir, tiny_distilbert_dir):
     folder, archive = run_dir
     out = folder / "acc" / "smoke.json"
     _run(sys.executable, "experiments/accuracy.py", "--name", "smoke", "--model", tiny_distilbert_dir,
          "--archive", archive, "--limit", 24, "--maxlen", 32, "--epochs", 1, "--seeds", 0, "--pooling", "mean",
-         "--save-proba", "--output", out)
+         "--save-proba", "--save", folder / "acc" / "predictor", "--output", out)
     record = json.loads(out.read_text())
     run = record["runs"][0]
+    # the saved predictor, reloaded and read as saved, scores what accuracy.py scored; the other
+    # readings predict every document too
+    _run(sys.executable, "experiments/predict_reading.py", "--name", "reading", "--predictor",
+         folder / "acc" / "predictor", "--archive", archive, "--limit", 24, "--output", folder / "acc" / "reading.json")
+    reading = json.loads((folder / "acc" / "reading.json").read_text())
+    assert reading["saved_reading"]["max_windows"] == 1 and reading["saved_reading"]["truncation"] == "head"
+    assert reading["readings"]["as_saved"]["test_correct"] == run["test_correct"]
+    assert set(reading["readings"]) == {"as_saved", "head_tail", "windows2_logits", "windows4_logits",
+                                        "windows4_probs"}
+    assert reading["readings"]["windows4_probs"]["options"] == {
+        "truncation": "head", "max_windows": 4, "aggregate": "mean_probs", "window_overlap": 32 // 4}
+    assert all(0 <= r["test_correct"] <= 24 and r["predict_docs_per_s"] > 0 for r in reading["readings"].values())
     assert record["config"]["pooling"] == "mean" and run["test_rows"] == 24
     proba = folder / "acc" / run["proba_file"]
     assert proba.read_text().splitlines()[0].split(",") == sorted(bench_common.CATEGORIES)
@@ -98,7 +110,7 @@ def test_accuracy_experiment_and_ensemble_scripts(run_dir, tiny_distilbert_dir):
         assert ens["transformer"][1] == run["test_correct"]
         assert ens["ensemble"] == (ens["transformer"] if weight else ens["linear"])
         assert ens["sweep_on_test_not_for_claims"][f"{weight:.1f}"] == ens["ensemble"][0]
-    # the table reads accuracy.py's JSON and skips ensemble.py's, which share the folder
+    # the table reads accuracy.py's JSON and skips ensemble.py's and predict_reading.py's, which share the folder
     table = subprocess.run([sys.executable, str(BENCH / "experiments" / "accuracy_table.py"), "--folder",
                             str(folder / "acc")], capture_output=True, text=True, timeout=120, check=True).stdout
     body = [line for line in table.splitlines() if line.startswith("| head")]
