@@ -30,6 +30,7 @@ from tfclf.inference import LogitsFunction, predict_documents
 from tfclf.pooling import pooling_of
 from tfclf.precision import model_precision
 from tfclf.preprocess import Transformer, check_texts
+from tfclf.windows import READING_OPTIONS
 
 FORMAT_NAME = "tfclf-predictor"
 FORMAT_VERSION = 1
@@ -250,8 +251,7 @@ class Predictor:
                 "batch_size": self.batch_size,
                 # how long texts are read (tfclf.windows) and pooled (tfclf.pooling); absent in older
                 # manifests = the defaults
-                **{k: v for k, v in self.preproc.to_json().items()
-                   if k in ("truncation", "head_tokens", "max_windows", "window_overlap", "aggregate")},
+                **{k: v for k, v in self.preproc.to_json().items() if k in READING_OPTIONS},
                 "pooling": pooling_of(config),  # what the model was built with, whatever the preprocessor asked
                 "files": {p.name: _sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()},
             }

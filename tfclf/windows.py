@@ -26,6 +26,9 @@ TRUNCATIONS = (HEAD, HEAD_TAIL)
 MEAN_LOGITS = "mean_logits"
 MEAN_PROBS = "mean_probs"
 AGGREGATES = (MEAN_LOGITS, MEAN_PROBS)
+# The Transformer options that decide how a long text is read: saved with a predictor, and what an
+# experiment changes to read the same model another way.
+READING_OPTIONS = ("truncation", "head_tokens", "max_windows", "window_overlap", "aggregate")
 
 
 def head_tail(content: list[int], size: int, head: int) -> list[int]:

@@ -56,11 +56,11 @@ def main() -> None:
     import numpy as np
 
     import tfclf
+    from tfclf.windows import READING_OPTIONS
 
     _, test = bc.load_data(args.archive, args.limit)
     predictor = tfclf.load_predictor(args.predictor)
-    saved = {k: getattr(predictor.preproc, k)
-             for k in ("truncation", "head_tokens", "max_windows", "window_overlap", "aggregate")}
+    saved = {k: getattr(predictor.preproc, k) for k in READING_OPTIONS}
     overlap = args.window_overlap if args.window_overlap is not None else predictor.preproc.maxlen // 4
     classes = np.asarray(predictor.get_classes())
     labels = np.asarray(test.labels)
