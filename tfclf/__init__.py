@@ -30,6 +30,8 @@ from typing import Any
 if os.environ.get("TF_USE_LEGACY_KERAS") != "1":
     os.environ["TF_USE_LEGACY_KERAS"] = "1"
 # TensorFlow's C++ start-up chatter (CUDA probes on CPU-only machines) buries the useful output.
+# The `tfclf` command (its own process) goes to level 3 unless the user chose a level: see cli.py.
+_TF_LOG_LEVEL_FROM_USER = "TF_CPP_MIN_LOG_LEVEL" in os.environ
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __version__ = "0.1.0"
@@ -39,6 +41,8 @@ _LAZY = {
     "TextDataset": "tfclf.data",
     "LabelCodec": "tfclf.labels",
     "Learner": "tfclf.learner",
+    "Evaluation": "tfclf.evaluation",
+    "Reading": "tfclf.reading",
     "get_learner": "tfclf.learner",
     "Predictor": "tfclf.predictor",
     "get_predictor": "tfclf.predictor",

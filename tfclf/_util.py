@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from pathlib import Path
 from typing import Any
 
@@ -56,3 +57,22 @@ def base_optimizer(optimizer: Any) -> Any:
     """The optimizer that holds the hyperparameters: the inner one of a LossScaleOptimizer
     (which mixed_float16 puts around Adam), else `optimizer` itself."""
     return getattr(optimizer, "inner_optimizer", optimizer)
+
+
+def positive_number(value: Any, name: str = "lr") -> float:
+    """`value` as a float if it is a finite number > 0 (a learning rate), else a TypeError or
+    ValueError naming `name`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    return float(value)
+
+
+def smooth(losses, beta: float = 0.98) -> np.ndarray:
+    """Bias-corrected exponential moving average: the LR sweep's curve and the training-loss plot."""
+    avg, out = 0.0, []
+    for i, loss in enumerate(losses, start=1):
+        avg = beta * avg + (1 - beta) * loss
+        out.append(avg / (1 - beta**i))
+    return np.asarray(out)

@@ -1,4 +1,5 @@
-"""Keras callbacks the Learner attaches to every fit: the per-step recorder and checkpoints."""
+"""Keras callbacks the Learner attaches to its fits: the per-step recorder, the NaN guard,
+checkpoints, and the plateau reducer of autofit."""
 
 from __future__ import annotations
 
@@ -163,3 +164,26 @@ def _restore_checkpoint(model, checkpoint: dict) -> None:
         )
     for var, value in zip(opt.variables, arrays):
         var.assign(value)
+
+
+class PeakReducer(keras.callbacks.Callback):
+    """Divides a policy's ``peak_lr`` by `factor` when `monitor` stops improving for `patience`
+    epochs (`Learner.autofit`, with `tfclf.schedules.Triangular`)."""
+
+    def __init__(self, policy, monitor: str, patience: int, factor: float):
+        super().__init__()
+        self.policy, self.monitor, self.patience, self.factor = policy, monitor, patience, factor
+        self.best, self.wait = math.inf, 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            return
+        if value < self.best:
+            self.best, self.wait = value, 0
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            self.policy.peak_lr /= self.factor
+            self.wait = 0
+            print(f"\nreducing the peak learning rate to {self.policy.peak_lr:.2E}")

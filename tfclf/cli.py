@@ -3,9 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import tfclf  # noqa: F401 - sets TF_USE_LEGACY_KERAS before anything imports TensorFlow
+
+EPILOG = (
+    "TensorFlow's own C++ logs (oneDNN, CUDA probes such as 'failed call to cuInit' on a machine "
+    "without a GPU) are off in this command: it sets TF_CPP_MIN_LOG_LEVEL=3 unless you set it "
+    "yourself. To see them, set it: TF_CPP_MIN_LOG_LEVEL=0 tfclf ... shows all of them. tfclf's "
+    "own messages and errors always show."
+)
+
+
+def quiet_tensorflow() -> None:
+    """Starts the command quiet: TensorFlow's C++ log level 3 unless the user chose a level.
+
+    Only for the command's own process (library users keep ``import tfclf``'s default, 2), and
+    only before TensorFlow is imported (it reads the level once). Python exceptions, and so every
+    error the command reports, are not affected.
+    """
+    if not tfclf._TF_LOG_LEVEL_FROM_USER and "tensorflow" not in sys.modules:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 
 
 def _positive_int(value: str) -> int:
@@ -23,10 +42,11 @@ def _positive_float(value: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tfclf", description="Fine-tune transformers for text classification.")
+    parser = argparse.ArgumentParser(prog="tfclf", description="Fine-tune transformers for text classification.",
+                                     epilog=EPILOG)
     parser.add_argument("--version", action="version", version=f"tfclf {tfclf.__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    q = sub.add_parser("quickstart", help="run the whole workflow end to end, narrated",
+    q = sub.add_parser("quickstart", epilog=EPILOG, help="run the whole workflow end to end, narrated",
                        description="Trains, validates, saves, reloads and explains a classifier.")
     q.add_argument("--data", default="auto", help="20ng, bbc, a folder of class sub-folders, or a CSV "
                    "(default: 20ng when available, else bbc)")
@@ -42,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--max-train", type=_positive_int, help="use only the first N training documents")
     q.add_argument("--explain-samples", type=_positive_int, default=1000, help="LIME samples (default 1000)")
 
-    p = sub.add_parser("predict", help="predict labels (or probabilities) with a saved predictor",
+    p = sub.add_parser("predict", epilog=EPILOG, help="predict labels (or probabilities) with a saved predictor",
                        description="Texts from the arguments, a file (one per line) or stdin ('-').")
     p.add_argument("predictor", help="a saved predictor folder")
     p.add_argument("texts", nargs="*", help="texts to classify; '-' reads stdin, one text per line")
@@ -54,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--proba", action="store_true", help="print JSON lines with the class probabilities")
     p.add_argument("--batch-size", type=_positive_int, default=None)
 
-    e = sub.add_parser("explain", help="explain one prediction with LIME")
+    e = sub.add_parser("explain", epilog=EPILOG, help="explain one prediction with LIME")
     e.add_argument("predictor", help="a saved predictor folder")
     e.add_argument("text", help="the text to explain")
     e.add_argument("--html", help="also write the explanation as an HTML page here")
@@ -62,11 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--num-features", type=_positive_int, default=10)
     e.add_argument("--class-name", help="the class to explain (default: the predicted one)")
 
-    i = sub.add_parser("info", help="show a saved predictor's classes, model, versions and checksums")
+    i = sub.add_parser("info", epilog=EPILOG, help="show a saved predictor's classes, model, versions and checksums")
     i.add_argument("predictor", help="a saved predictor folder")
     i.add_argument("--json", action="store_true", help="print the manifest as JSON")
 
-    v = sub.add_parser("serve", help="serve a saved predictor over HTTP (JSON API with micro-batching)")
+    v = sub.add_parser("serve", epilog=EPILOG, help="serve a saved predictor over HTTP (JSON API with micro-batching)")
     v.add_argument("predictor", help="a saved predictor folder")
     v.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1: this machine only)")
     v.add_argument("--port", type=int, default=8000)
@@ -137,22 +157,13 @@ def _explain(args) -> None:
 def _info(args) -> None:
     import json
 
-    from tfclf.predictor import read_manifest
+    from tfclf.manifest import describe, read_manifest
 
     manifest = read_manifest(args.predictor)  # verifies every checksum
     if args.json:
         print(json.dumps(manifest, indent=2, ensure_ascii=False))
         return
-    labels = manifest["labels"]
-    print(f"predictor: {args.predictor} (format {manifest['format']} v{manifest['format_version']}, "
-          f"created {manifest.get('created', '?')})")
-    print(f"model: {manifest.get('model_name')} ({manifest.get('architecture')}, type {manifest.get('model_type')}), "
-          f"maxlen {manifest['maxlen']}")
-    print(f"labels: {labels['mode']}, {len(labels['classes'])} classes: {', '.join(labels['classes'])}")
-    print("versions: " + ", ".join(f"{k} {v}" for k, v in manifest.get("versions", {}).items()))
-    print("files (sha256 verified):")
-    for name, digest in manifest["files"].items():
-        print(f"  {digest}  {name}")
+    print(describe(manifest, args.predictor))
 
 
 def _serve(args) -> None:
@@ -169,6 +180,7 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 def main(argv: list[str] | None = None) -> int:
     """Runs the command; exit codes: 0 done, 1 an error (said on stderr), 2 bad usage, 130 Ctrl-C."""
     args = build_parser().parse_args(argv)
+    quiet_tensorflow()
     try:
         if args.command == "quickstart":
             from tfclf import quickstart

@@ -154,7 +154,8 @@ def cross_validate(texts: Sequence[str], labels, model_name, n_splits: int = 5, 
     import tfclf
     from tfclf._compat import keras
     from tfclf.labels import LabelCodec
-    from tfclf.preprocess import Transformer, check_texts
+    from tfclf.preprocess import Transformer
+    from tfclf.texts import check_texts
 
     texts = check_texts(texts)
     if hasattr(labels, "to_numpy"):  # a pandas Series / DataFrame: index by position, not by label
@@ -192,7 +193,8 @@ def cross_validate(texts: Sequence[str], labels, model_name, n_splits: int = 5, 
         t0 = time.perf_counter()
         learner.fit_onecycle(lr, epochs, verbose=1 if verbose >= 2 else 0, **fit_args)
         train_s = time.perf_counter() - t0
-        scores, probs = learner._metrics(val)
+        evaluation = learner.evaluation(val)
+        scores, probs = evaluation.metrics, evaluation.probs
         oof[test_idx] = np.asarray(probs, dtype=np.float64).reshape(len(test_idx), -1)
         fold_of[test_idx] = fold
         row = {"fold": fold, "n_train": len(train_idx), "n_val": len(test_idx), "train_s": round(train_s, 2),
@@ -202,7 +204,7 @@ def cross_validate(texts: Sequence[str], labels, model_name, n_splits: int = 5, 
             print(f"fold {fold + 1}/{n_splits}: " + ", ".join(f"{k} {row[k]:.4f}" for k in _HEADLINE[mode])
                   + f" ({len(train_idx)} train / {len(test_idx)} held out, {train_s:.0f} s)", flush=True)
         # Release the fold's model and graphs before building the next one.
-        del learner, trn, val, t, probs
+        del learner, trn, val, t, probs, evaluation
         keras.backend.clear_session()
         gc.collect()
     names = _HEADLINE[mode]

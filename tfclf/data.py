@@ -65,7 +65,7 @@ class TextDataset:
         self.pad_token_id = int(pad_token_id)
         self.batch_size = batch_size
         self.mode = mode
-        # Rows are windows of longer texts when set: doc_ids[r] is row r's text (see tfclf.windows).
+        # Rows are windows of longer texts when set: doc_ids[r] is row r's text (see tfclf.reading).
         self.doc_ids = None if doc_ids is None else np.asarray(doc_ids, dtype=np.int64)
         if self.doc_ids is not None and len(self.doc_ids) != len(self.lengths):
             raise ValueError(f"{len(self.lengths)} rows but {len(self.doc_ids)} doc_ids")

@@ -4,7 +4,7 @@ tfclf adds no engine of its own: a model whose variables and optimizer live in a
 scope is trained by Keras' `fit`, which splits every batch across the replicas and all-reduces
 the gradients. What tfclf does is make sure the model is built in that scope
 (`Transformer.get_classifier(strategy=...)`, or `get_learner(..., strategy=...)` rebuilding a
-model made outside it), that batch sizes are global (the batch every optimizer step sees, summed
+model made outside it with `tfclf.classifier.rebuild_in_scope`), that batch sizes are global (the batch every optimizer step sees, summed
 over replicas), and that only the chief worker writes files.
 
 * one machine, several GPUs: ``tf.distribute.MirroredStrategy()``;
@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 from typing import Any
+
 
 def check_strategy(strategy: Any):
     """`strategy` if it is a `tf.distribute.Strategy` (or None), else a helpful TypeError."""
@@ -70,31 +71,3 @@ def is_chief() -> bool:
     if kind == "worker":
         return "chief" not in (config.get("cluster") or {}) and index == 0
     return False
-
-
-def rebuild_in_scope(model, strategy, mode: str, metrics: Any = None):
-    """A copy of the transformers TF `model` whose variables and optimizer are `strategy`'s.
-
-    The copy has the same class, configuration, dtype policy and weights, and is compiled as
-    `get_classifier` compiled the original (its default metrics unless `metrics` is given, and
-    its label smoothing and layer-wise LR decay).
-    """
-    from tfclf.multilabel import THRESHOLDS_ATTR
-    from tfclf.precision import model_precision, policy_scope
-    from tfclf.preprocess import compile_classifier
-
-    config = getattr(model, "config", None)
-    if config is None:
-        raise TypeError("get_learner(strategy=...) can rebuild only transformers models from get_classifier(); "
-                        "build other models inside strategy.scope()")
-    from tfclf.optim import OPTIONS_ATTR
-
-    weights = model.get_weights()
-    with strategy.scope(), policy_scope(model_precision(model)):
-        copy = type(model)(config)
-        copy(copy.dummy_inputs, training=False)
-        copy.set_weights(weights)
-        compile_classifier(copy, mode, metrics=metrics, **getattr(model, OPTIONS_ATTR, {}))
-    if hasattr(model, THRESHOLDS_ATTR):
-        setattr(copy, THRESHOLDS_ATTR, getattr(model, THRESHOLDS_ATTR))
-    return copy

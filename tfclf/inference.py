@@ -47,7 +47,7 @@ def predict_documents(fn: LogitsFunction, data: TextDataset, batch_size: int) ->
     A dataset of windows (``data.doc_ids`` set) is averaged per document: the logits, then the
     softmax / sigmoid ("mean_logits"), or the probabilities ("mean_probs").
     """
-    from tfclf.windows import MEAN_PROBS, aggregate
+    from tfclf.reading import MEAN_PROBS, aggregate
 
     logits = predict_logits(fn, data, batch_size)
     if data.doc_ids is None:

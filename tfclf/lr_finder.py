@@ -1,4 +1,5 @@
-"""The learning-rate range test: an exponential LR sweep callback and named suggestion heuristics.
+"""The learning-rate range test: the sweep (which saves and restores the model around itself), its
+callback, and named suggestion heuristics.
 
 Each suggestion is a plain function of the recorded ``(lrs, losses)`` curve, so it can be tested
 on synthetic curves. Indexing is always into the arrays as given: no skipped prefix is ever
@@ -8,11 +9,18 @@ forgotten when mapping an index back to a learning rate (ktrain's off-by-32 bug)
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
 from tfclf._util import base_optimizer
+from tfclf._util import positive_int as _check_positive_int
+from tfclf._util import positive_number as _check_lr
+from tfclf._util import smooth  # noqa: F401 - the curve's smoothing, part of this module's API
+from tfclf.distribute import scope_of
+
+DEFAULT_SWEEP_STEPS = 100
 
 
 class LRSuggestions(NamedTuple):
@@ -104,15 +112,6 @@ def exponential_lrs(start_lr: float, end_lr: float, steps: int) -> np.ndarray:
     return np.exp(np.linspace(math.log(start_lr), math.log(end_lr), steps))
 
 
-def smooth(losses, beta: float = 0.98) -> np.ndarray:
-    """Bias-corrected exponential moving average (what the sweep's stop rule and plot use)."""
-    avg, out = 0.0, []
-    for i, loss in enumerate(losses, start=1):
-        avg = beta * avg + (1 - beta) * loss
-        out.append(avg / (1 - beta**i))
-    return np.asarray(out)
-
-
 def make_sweep_callback(lrs: np.ndarray, stop_factor: float | None = 4.0, beta: float = 0.98):
     """A Keras callback that sets the LR to ``lrs[step]`` and stops when the loss diverges.
 
@@ -159,3 +158,149 @@ def make_sweep_callback(lrs: np.ndarray, stop_factor: float | None = 4.0, beta: 
                 self.model.stop_training = True
 
     return LRSweep()
+
+
+def sweep(model, dataset, lrs: np.ndarray, *, steps_per_epoch: int, stop_factor: float | None = 4.0,
+          verbose: int = 1) -> dict:
+    """Trains `model` on the repeated `dataset` with the LR rising through `lrs`, then puts its
+    weights and optimizer state back exactly as they were (also on Ctrl-C or an error).
+
+    Returns:
+        The curve: ``{"lrs", "losses" (smoothed), "raw_losses"}`` as arrays.
+    """
+    callback = make_sweep_callback(lrs, stop_factor=stop_factor)
+    saved = snapshot(model)
+    try:
+        # Epochs no longer than the sweep, so the progress bar ends where the sweep does.
+        per_epoch = min(steps_per_epoch, len(lrs))
+        model.fit(dataset.repeat(), steps_per_epoch=per_epoch, epochs=math.ceil(len(lrs) / per_epoch),
+                  callbacks=[callback], verbose=verbose)
+    finally:
+        restore(model, saved)
+    return {"lrs": np.array(callback.lrs_seen[: len(callback.losses)]), "losses": np.array(callback.losses),
+            "raw_losses": np.array(callback.raw_losses)}
+
+
+def snapshot(model) -> dict:
+    """The model's weights and its optimizer's state and hyperparameters, as NumPy copies."""
+    from tfclf._compat import keras
+
+    with scope_of(model):
+        opt = base_optimizer(model.optimizer)
+        return {
+            "weights": [w.copy() for w in model.get_weights()],
+            # the wrapper's variables: under mixed_float16 they include the loss scale
+            "optimizer": [v.numpy().copy() for v in model.optimizer.variables],
+            "lr": float(keras.backend.get_value(opt.learning_rate)),
+            "beta_1": (float(keras.backend.get_value(opt.beta_1))
+                       if hasattr(getattr(opt, "beta_1", None), "assign") else None),
+        }
+
+
+def restore(model, saved: dict) -> None:
+    """Puts weights and optimizer state back as `snapshot` found them.
+
+    An optimizer that had no state yet gets its new slots zeroed and its step count reset,
+    which is exactly the state a fresh Adam starts from.
+    """
+    with scope_of(model):
+        model.set_weights(saved["weights"])
+        opt = base_optimizer(model.optimizer)
+        for i, var in enumerate(model.optimizer.variables):
+            var.assign(saved["optimizer"][i] if i < len(saved["optimizer"])
+                       else np.zeros(var.shape, var.dtype.as_numpy_dtype))
+        opt.learning_rate.assign(saved["lr"])
+        if saved["beta_1"] is not None:
+            opt.beta_1.assign(saved["beta_1"])
+
+
+_suggest = suggest  # for methods whose `suggest` argument hides the function
+
+
+class LRFinderMixin:
+    """`Learner.lr_find` and the views of its curve. Uses the Learner's model, training data,
+    batch size and seed; keeps the last curve as ``lr_finder_``."""
+
+    def lr_find(self, start_lr: float = 1e-7, end_lr: float = 10, max_epochs: int | None = None,
+                stop_factor: float | None = 4, show_plot: bool = False, suggest: bool = False,
+                verbose: int = 1, max_steps: int | None = None):
+        """Sweeps the LR exponentially from `start_lr` to `end_lr`, recording the smoothed loss.
+
+        The sweep stops when the smoothed loss exceeds `stop_factor` times its minimum, and the
+        model's weights and optimizer state are restored exactly afterwards (also on Ctrl-C).
+
+        Args:
+            max_epochs: sweep length in epochs; None sweeps `max_steps` batches
+                (default 100, enough to cross 1e-7..10 in steps of about x1.2).
+            max_steps: sweep length in batches (overrides max_epochs).
+            show_plot: draw the curve when done (`lr_plot`).
+            suggest: print (and, with show_plot, mark) the suggested learning rates.
+
+        Returns:
+            The `LRSuggestions` (valley, steepest, minimum/10).
+        """
+        start_lr, end_lr = _check_lr(start_lr, "start_lr"), _check_lr(end_lr, "end_lr")
+        spe = self._steps_per_epoch()
+        if max_steps is not None:
+            steps = _check_positive_int(max_steps, "max_steps")
+        elif max_epochs is not None:
+            steps = _check_positive_int(max_epochs, "max_epochs") * spe
+        else:
+            steps = DEFAULT_SWEEP_STEPS
+        lrs = exponential_lrs(start_lr, end_lr, max(steps, 2))
+        if verbose:
+            print(f"simulating training for LRs from {start_lr:.1E} to {end_lr:.1E} over at most {len(lrs)} steps...")
+        self.lr_finder_ = sweep(self.model, self.train_data.to_tf(self.batch_size, shuffle=True, seed=self.seed),
+                                          lrs, steps_per_epoch=spe, stop_factor=stop_factor, verbose=verbose)
+        if verbose:
+            print("done. Visually inspect loss plot and select learning rate associated with falling loss")
+        suggestions = self.lr_suggestions()
+        if show_plot:
+            self.lr_plot(suggest=suggest)
+        elif suggest:
+            print(f"suggested learning rates: {suggestions}")
+        return suggestions
+
+    def _lr_curve(self, n_skip_beginning: int, n_skip_end: int) -> tuple[np.ndarray, np.ndarray]:
+        if self.lr_finder_ is None:
+            raise RuntimeError("run learner.lr_find() first")
+        lrs, losses = self.lr_finder_["lrs"], self.lr_finder_["losses"]
+        end = len(lrs) - n_skip_end if n_skip_end else len(lrs)
+        if end - n_skip_beginning < 3:  # too short to skip anything: use the whole curve
+            return lrs, losses
+        return lrs[n_skip_beginning:end], losses[n_skip_beginning:end]
+
+    def lr_suggestions(self, n_skip_beginning: int = 10, n_skip_end: int = 5) -> LRSuggestions:
+        """The suggested learning rates for the last `lr_find` curve."""
+        return suggest(*self._lr_curve(n_skip_beginning, n_skip_end))
+
+    def lr_estimate(self) -> tuple:
+        """ktrain's ``lr_estimate()``: ``(steepest, minimum / 10, valley)``, in ktrain's order.
+
+        The same three values as `lr_suggestions` (a named tuple, the clearer spelling).
+        """
+        s = self.lr_suggestions()
+        return (s.steepest, s.minimum, s.valley)
+
+    def lr_plot(self, n_skip_beginning: int = 10, n_skip_end: int = 5, suggest: bool = False,
+                return_fig: bool = False, show: bool = True, save_path: str | Path | None = None):
+        """Plots loss vs LR (log scale) from the last `lr_find`, with the suggestions marked.
+
+        The figure is saved to `save_path` when given (PNG, SVG or PDF by its suffix).
+
+        Returns:
+            The `LRSuggestions` when `suggest` is True (and `return_fig` False); the figure when
+            `return_fig` is True.
+        """
+        from tfclf import plots
+
+        lrs, losses = self._lr_curve(n_skip_beginning, n_skip_end)
+        # `suggest` is the argument here; the function of that name is _suggest.
+        suggestions = _suggest(lrs, losses) if suggest else None
+        fig = plots.lr_finder_plot(lrs, losses, suggestions, show=show, save_path=save_path)
+        if suggestions is not None:
+            print(f"suggested learning rates: {suggestions}")
+        if return_fig:
+            return fig
+        return suggestions
+

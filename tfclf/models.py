@@ -1,4 +1,4 @@
-"""Resolving a model name or folder, loading weights without torch, and building the classifier.
+"""Resolving a model name or folder, and reading its weights without torch.
 
 A model is resolved, in order, from: a local folder in Hugging Face layout; the local Hugging Face
 cache; the model hub (only when online, decided within a few seconds so nothing hangs). Weights
@@ -172,22 +172,12 @@ def _load_torch_state_dict(folder: Path) -> dict:
     return state
 
 
-def load_sequence_classifier(folder: Path, config, precision: str = "float32"):
-    """Builds transformers' TF sequence-classification model for `config` with `folder`'s weights.
+def load_pretrained(model_class, folder: Path, config):
+    """A `model_class` model for `config` with `folder`'s weights (its classification head is
+    kept only where its shape fits `config`; otherwise the head starts fresh).
 
-    `precision` is a Keras policy name (see `tfclf.precision`); the model's layers compute in it
-    while its variables stay float32, so the weights saved later are float32 whatever it was.
+    Call it under the precision policy the model should compute in (`tfclf.classifier` does).
     """
-    from tfclf.precision import policy_scope
-
-    with policy_scope(precision):
-        return _load_sequence_classifier(folder, config)
-
-
-def _load_sequence_classifier(folder: Path, config):
-    from tfclf.pooling import classifier_class
-
-    auto = classifier_class(config)
     use_tf_loader = (folder / TF_WEIGHTS).is_file() or (
         (folder / SAFETENSORS).is_file() and _safetensors_format(folder / SAFETENSORS) == "tf"
     )
@@ -195,12 +185,13 @@ def _load_sequence_classifier(folder: Path, config):
     # number of labels (e.g. a sentiment model reused for 4 topics) gets a fresh head instead of
     # failing with a reshape error; the encoder weights still load.
     if use_tf_loader:
-        return auto.from_pretrained(str(folder), config=config, local_files_only=True, ignore_mismatched_sizes=True)
+        return model_class.from_pretrained(str(folder), config=config, local_files_only=True,
+                                           ignore_mismatched_sizes=True)
     # transformers' TF loader cannot read PyTorch safetensors without torch; its own converter
     # can, given the state dict as NumPy arrays.
     from transformers.modeling_tf_pytorch_utils import load_pytorch_state_dict_in_tf2_model
 
-    model = auto(config)
+    model = model_class(config)
     model(model.dummy_inputs, training=False)
     state = _drop_mismatched_head(model, _load_torch_state_dict(folder))
     load_pytorch_state_dict_in_tf2_model(model, state, allow_missing_keys=True)
@@ -239,3 +230,36 @@ def max_positions(config) -> int | None:
     if getattr(config, "model_type", "") in ("roberta", "xlm-roberta", "camembert", "longformer", "mpnet"):
         n -= (getattr(config, "pad_token_id", 1) or 1) + 1
     return int(n)
+
+
+def load_config(folder: Path):
+    """The transformers configuration in a model folder (local files only)."""
+    from tfclf._compat import transformers
+
+    return transformers.AutoConfig.from_pretrained(str(folder), local_files_only=True)
+
+
+def is_config(value) -> bool:
+    """Whether `value` is a transformers model configuration (a model to train from scratch)."""
+    if isinstance(value, (str, os.PathLike)) or value is None:
+        return False
+    from tfclf._compat import transformers
+
+    return isinstance(value, transformers.PretrainedConfig)
+
+
+def config_copy(config):
+    """A copy, so that setting the labels and vocabulary size never changes the user's object."""
+    return type(config).from_dict(config.to_dict())
+
+
+def load_tokenizer(path: Path):
+    """A fast tokenizer from a folder with tokenizer files, a ``tokenizer.json``, or a WordPiece
+    ``vocab.txt`` (one token per line, BERT's)."""
+    from tfclf._compat import transformers
+
+    if path.is_dir():
+        return transformers.AutoTokenizer.from_pretrained(str(path), use_fast=True, local_files_only=True)
+    if path.name.endswith(".json"):
+        return transformers.PreTrainedTokenizerFast(tokenizer_file=str(path))
+    return transformers.BertTokenizerFast(vocab_file=str(path))

@@ -25,9 +25,6 @@ import numpy as np
 
 METRICS = ("micro_f1", "macro_f1")
 DEFAULT_THRESHOLD = 0.5
-# Tuned thresholds travel on the model, so that ktrain's get_predictor(learner.model, preproc),
-# which never sees the Learner, still predicts with them.
-THRESHOLDS_ATTR = "_tfclf_thresholds"
 
 
 def _as_binary(y_true) -> np.ndarray:

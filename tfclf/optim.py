@@ -36,10 +36,6 @@ _REPLICA = re.compile(r"/replica_\d+")
 # "relative_attention_bias/embeddings:0" (a position table every layer reads).
 _EMBEDDINGS = re.compile(r"(?:^|/)[^/]*embeddings[^/]*(?:/|:|$)")
 
-# The model attribute that keeps the options, so that a rebuild (tf.distribute) compiles the same.
-OPTIONS_ATTR = "_tfclf_fit_options"
-
-
 def check_label_smoothing(value: Any) -> float:
     """`value` as a float in [0, 1), else a ValueError that says the range."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1 or math.isnan(value):

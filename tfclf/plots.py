@@ -72,7 +72,7 @@ def training_plot(recorder, plot_type: str, val_losses=None, steps_per_epoch=Non
         losses = np.asarray(recorder.losses, dtype=float)
         ax.plot(steps, losses, color="#1f77b4", alpha=0.35, lw=0.8, label="batch loss")
         if len(losses) >= 10:
-            from tfclf.lr_finder import smooth
+            from tfclf._util import smooth
 
             ax.plot(steps, smooth(losses, 0.9), color="#1f77b4", lw=1.8, label="smoothed")
         if val_losses and steps_per_epoch:

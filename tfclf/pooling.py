@@ -7,9 +7,8 @@ sentence-transformers checkpoints such as all-MiniLM-L6-v2 were trained to summa
 ``"auto"`` (the default) reads the checkpoint's own sentence-transformers pooling settings
 (``modules.json`` and its Pooling module's ``config.json``, both on the hub beside the weights):
 "mean" when the checkpoint was trained with mean pooling and the architecture supports it, else
-"cls". On the 20 Newsgroups tutorial with all-MiniLM-L6-v2, mean pooling scored 96.67% against
-95.74% for "cls" at the same seed (benchmarks/RESULTS.md); checkpoints without those files
-(BERT, DistilBERT, RoBERTa as published) keep their own head, as ktrain does.
+"cls" (benchmarks/RESULTS.md compares the two). Checkpoints without those files (BERT,
+DistilBERT, RoBERTa as published) keep their own head, as ktrain does.
 
 Mean pooling keeps transformers' own model class and weight names: `classifier_class` returns a
 subclass whose ``call`` pools differently and feeds the same head layers. `save_pretrained`,

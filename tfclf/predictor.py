@@ -1,22 +1,12 @@
-"""`Predictor`: a preprocessor and a model for predicting, explaining and saving; and its on-disk format.
+"""`Predictor`: a preprocessor and a model for predicting, explaining and saving.
 
-A saved predictor is a folder in Hugging Face layout plus a manifest, and never a pickle::
-
-    manifest.json            format name and version, library versions, class names, label mode,
-                             maxlen, model type, and the sha256 of every other file
-    config.json, tf_model.h5 the model (``save_pretrained``)
-    tokenizer.json, ...      the tokenizer (``save_pretrained``)
-
-`load_predictor` verifies the checksums and rebuilds everything from local files only.
+`Predictor.save` writes a folder that `load_predictor` rebuilds from local files only; its format
+(manifest.json, checksums, no pickle) is `tfclf.manifest`'s.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
-import json
 import os
-import shutil
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,22 +14,10 @@ from typing import Any
 import numpy as np
 
 from tfclf._util import positive_int
-from tfclf._util import sha256_file as _sha256
-from tfclf.data import TextDataset
 from tfclf.inference import LogitsFunction, predict_documents
-from tfclf.pooling import pooling_of
-from tfclf.precision import model_precision
-from tfclf.preprocess import Transformer, check_texts
-from tfclf.windows import READING_OPTIONS
-
-FORMAT_NAME = "tfclf-predictor"
-FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
-_PICKLE_SUFFIXES = {".pkl", ".pickle", ".pck", ".joblib", ".bin", ".pt", ".pth", ".ckpt", ".preproc"}
-
-
-class PredictorFormatError(ValueError):
-    """A folder is not a loadable tfclf predictor (missing, altered, unknown or unsafe files)."""
+from tfclf.manifest import read_manifest
+from tfclf.preprocess import Transformer
+from tfclf.texts import check_texts
 
 
 class Predictor:
@@ -68,6 +46,8 @@ class Predictor:
         self.batch_size = int(batch_size)
         self.threshold = _check_threshold(threshold, len(preproc.get_classes()))
         self._fn: LogitsFunction | None = None
+        # The manifest `load_predictor` read (None for a predictor made in this process).
+        self.manifest_: dict | None = None
 
     def get_classes(self) -> list[str]:
         """Class names, in the order of `predict_proba`'s columns."""
@@ -84,12 +64,7 @@ class Predictor:
     def _forward(self, texts: list[str]) -> np.ndarray:
         if self._fn is None:
             self._fn = LogitsFunction(self.model)
-        ids, doc_ids = self.preproc.encode_documents(texts)
-        data = TextDataset(ids, None, maxlen=self.preproc.maxlen,
-                           pad_token_id=self.preproc.get_tokenizer().pad_token_id or 0,
-                           doc_ids=doc_ids if self.preproc.reads_whole_documents else None,
-                           aggregate=self.preproc.aggregate, mode=self.mode)
-        return predict_documents(self._fn, data, self.batch_size)
+        return predict_documents(self._fn, self.preproc.dataset(texts), self.batch_size)
 
     def predict_proba(self, texts: str | Sequence[str]) -> np.ndarray:
         """Class probabilities: one row per text (a 1-D row for a single string).
@@ -213,126 +188,31 @@ class Predictor:
         An existing predictor at `folder` is replaced only once the new one is complete. Under
         MultiWorkerMirroredStrategy only the chief worker writes (the others hold the same model).
         """
-        from tfclf._compat import versions
+        from tfclf import manifest
         from tfclf.distribute import is_chief
+        from tfclf.pooling import pooling_of
+        from tfclf.precision import model_precision
 
         if not isinstance(folder, (str, os.PathLike)) or not str(folder).strip():
             raise TypeError(f"folder must be a path, got {folder!r}")
         target = Path(folder).expanduser().resolve()
-        if target.exists():
-            # Only a predictor is ever replaced: never a file or somebody's folder of other things.
-            if not target.is_dir():
-                raise FileExistsError(f"{target} exists and is not a folder; choose another path")
-            if any(target.iterdir()) and not (target / MANIFEST).is_file():
-                raise FileExistsError(
-                    f"{target} is a non-empty folder that is not a tfclf predictor; choose another path"
-                )
+        manifest.check_target(target)
         if not is_chief():
             return target
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
-        try:
-            tmp.mkdir()
+        config = self.model.config
+        content = manifest.build_manifest(
+            model_name=self.preproc.saved_name(), model_type=config.model_type,
+            architecture=type(self.model).__name__, precision=model_precision(self.model),
+            reading=self.preproc.reading, labels=self.preproc.codec_.to_json(),
+            threshold=_check_threshold(self.threshold, len(self.get_classes())), batch_size=self.batch_size,
+            # what the model was built with, whatever the preprocessor asked
+            pooling=pooling_of(config))
+
+        def write_files(tmp: Path) -> None:
             self.model.save_pretrained(str(tmp))
             self.preproc.get_tokenizer().save_pretrained(str(tmp))
-            config = self.model.config
-            manifest = {
-                "format": FORMAT_NAME,
-                "format_version": FORMAT_VERSION,
-                "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                "versions": versions(),
-                "model_name": self.preproc.to_json()["model_name"],
-                "model_type": config.model_type,
-                "architecture": type(self.model).__name__,
-                "precision": model_precision(self.model),  # informational: load_predictor picks its own
-                "maxlen": int(self.preproc.maxlen),
-                "labels": self.preproc.codec_.to_json(),
-                "threshold": _threshold_json(self.threshold),
-                "batch_size": self.batch_size,
-                # how long texts are read (tfclf.windows) and pooled (tfclf.pooling); absent in older
-                # manifests = the defaults
-                **{k: v for k, v in self.preproc.to_json().items() if k in READING_OPTIONS},
-                "pooling": pooling_of(config),  # what the model was built with, whatever the preprocessor asked
-                "files": {p.name: _sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()},
-            }
-            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
-            _swap_into_place(tmp, target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return target
 
-
-def _swap_into_place(tmp: Path, target: Path) -> None:
-    if target.exists():
-        old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
-        target.rename(old)
-        try:
-            tmp.rename(target)
-        except BaseException:
-            old.rename(target)
-            raise
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        tmp.rename(target)
-
-
-def _looks_pickled(path: Path) -> bool:
-    if path.suffix.lower() in _PICKLE_SUFFIXES:
-        return True
-    with open(path, "rb") as f:
-        head = f.read(2)
-    return len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5  # pickle protocol 2-5 header
-
-
-def read_manifest(folder: str | os.PathLike, verify: bool = True) -> dict:
-    """Reads and checks a saved predictor's manifest; with `verify`, checks every file's sha256.
-
-    Raises:
-        FileNotFoundError: the folder or its manifest does not exist.
-        PredictorFormatError: a pickle is present, the format is unknown, or a file is missing
-            or does not match its checksum (the message names the file).
-    """
-    if not isinstance(folder, (str, os.PathLike)):
-        raise TypeError(f"folder must be a path, got {type(folder).__name__}")
-    folder = Path(folder).expanduser()
-    if folder.is_file():
-        raise FileNotFoundError(f"{folder} is a file; a saved predictor is a folder (from Predictor.save)")
-    if not folder.is_dir():
-        raise FileNotFoundError(f"no saved predictor at {folder}: the folder does not exist")
-    for p in folder.iterdir():
-        if p.is_file() and _looks_pickled(p):
-            raise PredictorFormatError(
-                f"{folder} contains {p.name}, which is or may be a pickle; tfclf never unpickles "
-                "(it can run arbitrary code). A ktrain predictor must be re-saved with tfclf"
-            )
-    path = folder / MANIFEST
-    if not path.is_file():
-        raise FileNotFoundError(f"{folder} is not a tfclf predictor: {MANIFEST} is missing")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise PredictorFormatError(f"{path} is not valid JSON: {err}") from err
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
-        raise PredictorFormatError(f"{path} is not a {FORMAT_NAME} manifest")
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise PredictorFormatError(
-            f"{folder} has predictor format version {manifest.get('format_version')!r}; this tfclf "
-            f"reads version {FORMAT_VERSION}. Upgrade tfclf, or re-save the predictor"
-        )
-    for key in ("files", "labels", "maxlen"):
-        if key not in manifest:
-            raise PredictorFormatError(f"{path} has no {key!r} entry")
-    if verify:
-        for name, digest in manifest["files"].items():
-            if Path(name).name != name:
-                raise PredictorFormatError(f"{path} names a file outside the folder: {name!r}")
-            f = folder / name
-            if not f.is_file():
-                raise PredictorFormatError(f"{folder} is incomplete: {name} is missing")
-            if _sha256(f) != digest:
-                raise PredictorFormatError(f"{folder}/{name} does not match its checksum (truncated or altered)")
-    return manifest
+        return manifest.write_folder(target, content, write_files)
 
 
 def load_predictor(folder: str | os.PathLike, batch_size: int | None = None, custom_objects: Any = None,
@@ -352,21 +232,20 @@ def load_predictor(folder: str | os.PathLike, batch_size: int | None = None, cus
         >>> p = tfclf.load_predictor("saved_predictors/news")  # doctest: +SKIP
         >>> p.predict(["A new GPU renders the scene faster."])  # doctest: +SKIP
     """
-    from tfclf._compat import transformers
+    from tfclf.classifier import load_classifier
+    from tfclf.models import load_tokenizer
+    from tfclf.manifest import predictor_fields
+    from tfclf.precision import resolve_precision
 
     manifest = read_manifest(folder)
     folder = Path(folder).expanduser().resolve()
-    config = transformers.AutoConfig.from_pretrained(str(folder), local_files_only=True)
-    tokenizer = transformers.AutoTokenizer.from_pretrained(str(folder), use_fast=True, local_files_only=True)
-    from tfclf.pooling import classifier_class
-    from tfclf.precision import policy_scope, resolve_precision
-
-    with policy_scope(resolve_precision(precision)):
-        # The config says which pooling the model was trained with (tfclf.pooling).
-        model = classifier_class(config).from_pretrained(str(folder), config=config, local_files_only=True)
-    preproc = Transformer.from_saved(folder, manifest, tokenizer, config)
-    return Predictor(model, preproc, batch_size=batch_size or manifest.get("batch_size", 32),
-                     threshold=manifest.get("threshold", 0.5))
+    model = load_classifier(folder, resolve_precision(precision))
+    tokenizer = load_tokenizer(folder)
+    preproc = Transformer.from_saved(folder, manifest, tokenizer, model.config)
+    saved = predictor_fields(manifest)
+    predictor = Predictor(model, preproc, batch_size=batch_size or saved["batch_size"], threshold=saved["threshold"])
+    predictor.manifest_ = manifest
+    return predictor
 
 
 def get_predictor(model, preproc: Transformer, batch_size: int = 32) -> Predictor:
@@ -374,9 +253,9 @@ def get_predictor(model, preproc: Transformer, batch_size: int = 32) -> Predicto
 
     A multi-label model whose thresholds were tuned (`Learner.tune_thresholds`) predicts with them.
     """
-    from tfclf.learner import THRESHOLDS_ATTR
+    from tfclf.classifier import thresholds_of
 
-    tuned = getattr(model, THRESHOLDS_ATTR, None)
+    tuned = thresholds_of(model)
     return Predictor(model, preproc, batch_size=batch_size, threshold=0.5 if tuned is None else tuned)
 
 
@@ -391,9 +270,3 @@ def _check_threshold(threshold, k: int):
     except (TypeError, ValueError) as err:
         raise ValueError(f"invalid threshold {threshold!r}: {err}") from None
     return float(values[0]) if np.ndim(threshold) == 0 else [float(v) for v in values]
-
-
-def _threshold_json(threshold):
-    return float(threshold) if np.ndim(threshold) == 0 else [float(v) for v in threshold]
-
-

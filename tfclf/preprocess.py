@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,54 +9,15 @@ from typing import Any
 
 import numpy as np
 
+from tfclf import encoding
 from tfclf._util import class_names as check_class_names
-from tfclf._util import int_in_range, positive_int
+from tfclf._util import positive_int
 from tfclf.data import TextDataset
 from tfclf.labels import MULTILABEL, REGRESSION, LabelCodec
+from tfclf.reading import Reading
+from tfclf.texts import check_texts
 
-_TOKENIZE_CHUNK = 2048
-_CHARS_PER_TOKEN_BUDGET = 64
-
-
-def _clip(text: str, budget: int) -> str:
-    """`text` cut at the last whitespace before `budget` characters (or at `budget` if none)."""
-    if len(text) <= budget:
-        return text
-    cut = text[:budget]
-    space = max(cut.rfind(" "), cut.rfind("\n"), cut.rfind("\t"))
-    return cut[:space] if space > budget // 2 else cut
-
-
-def _clip_both_ends(text: str, budget: int) -> str:
-    """`text` if it has at most 2 x `budget` characters, else its first and last `budget` ones
-    (cut at whitespace), so that head+tail truncation and windows still see the text's end."""
-    if len(text) <= 2 * budget:
-        return text
-    tail = text[-budget:]
-    space = max(tail.find(" "), tail.find("\n"))
-    tail = tail[space + 1:] if 0 <= space < budget // 2 else tail
-    return _clip(text, budget) + " " + tail
-
-
-def check_texts(texts: Any, name: str = "texts") -> list[str]:
-    """A list of str from a list / tuple / array / Series of str, or a clear error."""
-    if isinstance(texts, (str, bytes)):
-        raise TypeError(f"{name} must be a list of strings, not a single {type(texts).__name__}")
-    if texts is None:
-        raise TypeError(f"{name} must be a list of strings, got None")
-    if hasattr(texts, "tolist"):
-        texts = texts.tolist()
-    try:
-        texts = list(texts)
-    except TypeError as err:
-        raise TypeError(f"{name} must be a list of strings, got {type(texts).__name__}") from err
-    if not texts:
-        raise ValueError(f"{name} is empty: pass at least one text")
-    for i, t in enumerate(texts):
-        if not isinstance(t, str):
-            hint = " (decode bytes first, e.g. b.decode('utf-8'))" if isinstance(t, bytes) else ""
-            raise TypeError(f"{name}[{i}] is {type(t).__name__}, expected str{hint}")
-    return texts
+__all__ = ["Transformer", "check_texts"]
 
 
 class Transformer:
@@ -153,7 +113,9 @@ class Transformer:
     @property
     def from_scratch(self) -> bool:
         """Whether the model is built from a configuration, with randomly initialized weights."""
-        return _is_config(self.model_name)
+        from tfclf.models import is_config
+
+        return is_config(self.model_name)
 
     def _check_args(self) -> None:
         if not self.from_scratch and (
@@ -178,32 +140,24 @@ class Transformer:
         check_class_names(self.classes, "classes")
         if self.multilabel not in (None, True, False):
             raise TypeError(f"multilabel must be True, False or None, got {self.multilabel!r}")
-        if isinstance(self.maxlen, bool) or not isinstance(self.maxlen, (int, np.integer)):
-            raise TypeError(f"maxlen must be an integer, got {self.maxlen!r}")
-        if self.maxlen < 2:
-            raise ValueError(f"maxlen must be >= 2 (room for the special tokens), got {self.maxlen}")
+        self.reading  # maxlen and the reading options, checked by Reading
         if self.batch_size is not None:
             positive_int(self.batch_size, "batch_size")
         from tfclf.precision import PRECISIONS, resolve_precision
 
         if self.precision not in PRECISIONS:
             resolve_precision(self.precision)  # raises a helpful error for an unknown name
-        from tfclf import windows as W
-
-        if self.truncation not in W.TRUNCATIONS:
-            raise ValueError(f"truncation must be one of {W.TRUNCATIONS}, got {self.truncation!r}")
-        if self.aggregate not in W.AGGREGATES:
-            raise ValueError(f"aggregate must be one of {W.AGGREGATES}, got {self.aggregate!r}")
-        positive_int(self.max_windows, "max_windows")
-        if self.head_tokens is not None:
-            int_in_range(self.head_tokens, "head_tokens", 0, self.maxlen, "maxlen")
-        if self.window_overlap is not None:
-            int_in_range(self.window_overlap, "window_overlap", 0, self.maxlen - 2, "maxlen - 2")
         from tfclf.pooling import check_pooling
 
         check_pooling(self.pooling)
         if self.class_names and self.classes and list(self.class_names) != list(self.classes):
             raise ValueError("class_names and classes disagree: pass only one of them")
+
+    @property
+    def reading(self) -> Reading:
+        """How this preprocessor reads a text (maxlen, truncation, windows), from its arguments."""
+        return Reading(maxlen=self.maxlen, truncation=self.truncation, head_tokens=self.head_tokens,
+                       max_windows=self.max_windows, window_overlap=self.window_overlap, aggregate=self.aggregate)
 
     # -- lazily loaded state ---------------------------------------------------------------------
     def _source(self):
@@ -217,13 +171,9 @@ class Transformer:
 
     def _config(self):
         if not hasattr(self, "config_"):
-            from tfclf._compat import transformers
+            from tfclf.models import config_copy, load_config
 
-            if self.from_scratch:
-                self.config_ = _config_copy(self.model_name)
-            else:
-                self.config_ = transformers.AutoConfig.from_pretrained(str(self._source().path),
-                                                                       local_files_only=True)
+            self.config_ = config_copy(self.model_name) if self.from_scratch else load_config(self._source().path)
             self._check_maxlen()
         return self.config_
 
@@ -254,18 +204,16 @@ class Transformer:
     def get_tokenizer(self):
         """The fast Hugging Face tokenizer (loaded from the model's folder on first call)."""
         if not hasattr(self, "tokenizer_"):
-            from tfclf._compat import transformers
+            from tfclf.models import load_tokenizer
 
             self._config()
             if self.tokenizer is None:
-                self.tokenizer_ = transformers.AutoTokenizer.from_pretrained(
-                    str(self._source().path), use_fast=True, local_files_only=True
-                )
+                self.tokenizer_ = load_tokenizer(self._source().path)
             elif isinstance(self.tokenizer, str) and self.tokenizer == "train":
                 raise RuntimeError("tokenizer='train' learns its vocabulary from the texts given to "
                                    "preprocess_train: call preprocess_train first")
             elif isinstance(self.tokenizer, (str, os.PathLike)):
-                self.tokenizer_ = _load_tokenizer(Path(self.tokenizer))
+                self.tokenizer_ = load_tokenizer(Path(self.tokenizer))
             else:
                 self.tokenizer_ = self.tokenizer
         return self.tokenizer_
@@ -291,85 +239,18 @@ class Transformer:
 
     # -- preprocessing ---------------------------------------------------------------------------
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
-        """Token ids of each text, truncated to maxlen, tokenized in batches by the fast tokenizer.
-
-        A very long text (say 1 MB) is first cut at a whitespace after ``maxlen * 64`` characters,
-        so tokenizing it costs no more than tokenizing what is kept: every token holds at least
-        one character, and a cut at whitespace leaves the kept words' tokens unchanged. If the cut
-        text yields fewer than maxlen tokens (long whitespace runs), the whole text is tokenized.
-        """
-        self.get_tokenizer()  # fail early (a missing model) before clipping anything
-        budget = self.maxlen * _CHARS_PER_TOKEN_BUDGET
-        ids: list[list[int]] = []
-        for s in range(0, len(texts), _TOKENIZE_CHUNK):
-            chunk = list(texts[s : s + _TOKENIZE_CHUNK])
-            clipped = [_clip(t, budget) for t in chunk]
-            out = self._tokenize(clipped)
-            for i, (full, cut) in enumerate(zip(chunk, clipped)):
-                if len(cut) < len(full) and len(out[i]) < self.maxlen:
-                    out[i] = self._tokenize([full])[0]
-            ids.extend(out)
-        return ids
-
-    def _tokenize(self, texts: list[str]) -> list[list[int]]:
-        return self.get_tokenizer()(
-            texts,
-            truncation=True,
-            max_length=self.maxlen,
-            padding=False,
-            return_attention_mask=False,
-            return_token_type_ids=False,
-        )["input_ids"]
+        """Token ids of each text, truncated to maxlen (see `tfclf.encoding.encode`)."""
+        return encoding.encode(self.get_tokenizer(), texts, int(self.maxlen))
 
     @property
     def reads_whole_documents(self) -> bool:
         """Whether long texts become several windows (``max_windows > 1``)."""
-        return int(self.max_windows) > 1
-
-    def _special_tokens(self) -> tuple[list[int], list[int]]:
-        """The special tokens the tokenizer puts before and after a text's content tokens."""
-        if not hasattr(self, "specials_"):
-            tok = self.get_tokenizer()
-            content = tok("a", add_special_tokens=False)["input_ids"]
-            full = tok("a", add_special_tokens=True)["input_ids"]
-            at = next(i for i in range(len(full) - len(content) + 1) if full[i:i + len(content)] == content)
-            self.specials_ = (full[:at], full[at + len(content):])
-        return self.specials_
+        return self.reading.whole_documents
 
     def encode_documents(self, texts: Sequence[str]) -> tuple[list[list[int]], np.ndarray | None]:
-        """Token ids per row, and each row's text index (None when every text is one row).
-
-        With the default head truncation this is `encode`. With "head_tail" each text is one row
-        of its first and last tokens; with ``max_windows > 1`` a long text gives several rows
-        (see `tfclf.windows`). Short texts are encoded as `encode` encodes them in every mode.
-        """
-        from tfclf import windows as W
-
-        if self.truncation == W.HEAD and not self.reads_whole_documents:
-            return self.encode(texts), None
-        prefix, suffix = self._special_tokens()
-        size = self.maxlen - len(prefix) - len(suffix)
-        if size < 1:
-            raise ValueError(f"maxlen={self.maxlen} leaves no room for text between the special tokens")
-        budget = self.maxlen * _CHARS_PER_TOKEN_BUDGET * int(self.max_windows)
-        rows: list[list[int]] = []
-        doc_ids: list[int] = []
-        tok = self.get_tokenizer()
-        for s in range(0, len(texts), _TOKENIZE_CHUNK):
-            chunk = [_clip_both_ends(t, budget) for t in texts[s:s + _TOKENIZE_CHUNK]]
-            contents = tok(chunk, add_special_tokens=False, truncation=False, padding=False,
-                           return_attention_mask=False, return_token_type_ids=False)["input_ids"]
-            for i, content in enumerate(contents):
-                if self.reads_whole_documents:
-                    overlap = size // 2 if self.window_overlap is None else min(int(self.window_overlap), size - 1)
-                    parts = W.windows(content, size, size - overlap, int(self.max_windows))
-                else:
-                    head = size // 4 if self.head_tokens is None else min(int(self.head_tokens), size)
-                    parts = [W.head_tail(content, size, head)]
-                for part in parts:
-                    rows.append(prefix + part + suffix)
-                    doc_ids.append(s + i)
-        return rows, np.asarray(doc_ids, dtype=np.int64)
+        """Token ids per row, and each row's text index (None when every text is one row); see
+        `tfclf.encoding.encode_documents`."""
+        return encoding.encode_documents(self.get_tokenizer(), texts, self.reading)
 
     def preprocess_train(self, texts: Sequence[str], y: Any = None, mode: str = "train", verbose: int = 1) -> TextDataset:
         """Learns the labels from `y` and tokenizes `texts` for training.
@@ -420,22 +301,30 @@ class Transformer:
         if n != len(texts):
             raise ValueError(f"texts and y have different lengths: {len(texts)} texts, {n} labels")
 
-    def _dataset(self, texts: list[str], y: Any, verbose: int, split: str) -> TextDataset:
-        targets = None if y is None else self.codec_.encode(y)
+    def dataset(self, texts: Sequence[str], labels: Any = None, batch_size: int | None = None) -> TextDataset:
+        """The one way from texts to a `TextDataset`: tokenized and read as this preprocessor
+        reads (windows included), with labels encoded when given. Quiet; needs the labels learned
+        by `preprocess_train` (the dataset's label mode comes from them).
+
+        Example:
+            >>> data = t.dataset(["a new text"])            # doctest: +SKIP
+        """
+        texts = check_texts(texts)
+        codec = self._codec()
+        if labels is not None:
+            self._check_lengths(texts, labels)
+        targets = None if labels is None else codec.encode(labels)
+        reading = self.reading
         ids, doc_ids = self.encode_documents(texts)
         if doc_ids is not None and targets is not None:
             targets = targets[doc_ids]  # every window carries its text's label
-        ds = TextDataset(
-            ids,
-            targets,
-            texts=texts,
-            maxlen=self.maxlen,
-            pad_token_id=self.get_tokenizer().pad_token_id or 0,
-            batch_size=self.batch_size,
-            mode=self.codec_.mode_,
-            doc_ids=doc_ids if self.reads_whole_documents else None,
-            aggregate=self.aggregate,
-        )
+        return TextDataset(ids, targets, texts=texts, maxlen=reading.maxlen,
+                           pad_token_id=self.get_tokenizer().pad_token_id or 0,
+                           batch_size=self.batch_size if batch_size is None else batch_size, mode=codec.mode_,
+                           doc_ids=doc_ids if reading.whole_documents else None, aggregate=reading.aggregate)
+
+    def _dataset(self, texts: list[str], y: Any, verbose: int, split: str) -> TextDataset:
+        ds = self.dataset(texts, y)
         if verbose:
             truncated = int((ds.lengths >= self.maxlen).sum())
             if ds.doc_ids is not None:
@@ -470,186 +359,58 @@ class Transformer:
                 rate. None (the default) is one rate for all. See `tfclf.optim`.
 
         Returns:
-            A compiled `tf.keras.Model` (a transformers ``TF...ForSequenceClassification``).
+            A compiled `tf.keras.Model` (a transformers ``TF...ForSequenceClassification``), built
+            by `tfclf.classifier.build_classifier`.
         """
+        from tfclf.classifier import build_classifier, configure
         from tfclf.optim import check_label_smoothing, check_layer_decay
+        from tfclf.precision import resolve_precision
 
-        options = {"label_smoothing": check_label_smoothing(label_smoothing),
-                   "layer_decay": check_layer_decay(layer_decay)}
+        label_smoothing, layer_decay = check_label_smoothing(label_smoothing), check_layer_decay(layer_decay)
         codec = self._codec()
-        if options["label_smoothing"] and codec.mode_ == REGRESSION:
+        if label_smoothing and codec.mode_ == REGRESSION:
             raise ValueError("label_smoothing applies to class labels; these labels are numbers (regression)")
         if multilabel is not None and bool(multilabel) != (codec.mode_ == MULTILABEL):
             raise ValueError(f"multilabel={multilabel} disagrees with the labels, which are {codec.mode_}")
-        from tfclf.models import load_sequence_classifier
-
         config = self._config()
-        config.num_labels = codec.num_outputs
-        config.id2label = {i: c for i, c in enumerate(codec.classes_)}
-        config.label2id = {c: i for i, c in enumerate(codec.classes_)}
-        config.problem_type = {
-            MULTILABEL: "multi_label_classification",
-            REGRESSION: "regression",
-        }.get(codec.mode_, "single_label_classification")
-        from tfclf.pooling import CONFIG_KEY, check_supported
-
-        check_supported(config, self._pooling())
-        setattr(config, CONFIG_KEY, self.pooling_)
-        from tfclf.precision import resolve_precision
-
-        import contextlib
-
-        from tfclf.distribute import check_strategy
-
-        policy = resolve_precision(self.precision if precision is None else precision)
-        strategy = check_strategy(strategy)
-        with strategy.scope() if strategy is not None else contextlib.nullcontext():
-            if self.from_scratch:
-                model = self._random_classifier(config, policy)
-            else:
-                model = load_sequence_classifier(self._source().path, config, policy)
-            if fpath is not None:
-                model.load_weights(fpath)
-            compile_classifier(model, codec.mode_, metrics=metrics, **options)
-        return model
-
-    def _random_classifier(self, config, policy: str):
-        """A model of `config`'s shape with random weights, its vocabulary fitted to the tokenizer."""
-        from tfclf.precision import policy_scope
-
-        tok = self.get_tokenizer()
-        # The embedding table must cover every id the tokenizer can give; the pad id must match.
-        config.vocab_size = len(tok)
-        if tok.pad_token_id is not None:
-            config.pad_token_id = tok.pad_token_id
-        from tfclf.pooling import classifier_class
-
-        with policy_scope(policy):
-            model = classifier_class(config)(config)
-            model(model.dummy_inputs, training=False)
-        return model
+        configure(config, codec, self._pooling(), tokenizer=self.get_tokenizer() if self.from_scratch else None)
+        return build_classifier(
+            config, pretrained=None if self.from_scratch else self._source().path,
+            precision=resolve_precision(self.precision if precision is None else precision), strategy=strategy,
+            weights_file=fpath, metrics=metrics, label_smoothing=label_smoothing, layer_decay=layer_decay)
 
     # -- saving ----------------------------------------------------------------------------------
+    def saved_name(self) -> str:
+        """The model's name as a saved predictor records it."""
+        return (f"{self._config().model_type} trained from scratch" if self.from_scratch
+                else str(self.model_name))
+
     def to_json(self) -> dict:
         """What a saved predictor needs to rebuild this preprocessor (no training data)."""
-        name = (f"{self._config().model_type} trained from scratch" if self.from_scratch
-                else str(self.model_name))
         return {
-            "model_name": name,
-            "maxlen": int(self.maxlen),
+            "model_name": self.saved_name(),
             "labels": self._codec().to_json(),
             "batch_size": self.batch_size,
-            "truncation": self.truncation,
-            "head_tokens": self.head_tokens,
-            "max_windows": int(self.max_windows),
-            "window_overlap": self.window_overlap,
-            "aggregate": self.aggregate,
+            **self.reading.to_json(),
             "pooling": self._pooling(),
         }
 
     @classmethod
-    def from_saved(cls, folder: Path, data: dict, tokenizer, config) -> "Transformer":
+    def from_saved(cls, folder: Path, manifest: dict, tokenizer, config) -> "Transformer":
         """Rebuilds a fitted Transformer from a saved predictor folder, without resolving the name."""
+        from tfclf.manifest import preprocessor_fields
         from tfclf.models import ModelSource
         from tfclf.pooling import pooling_of
 
-        # Predictors saved before long-document options existed read like the defaults. The pooling
-        # comes from the model's config alone: that is what builds the model, so the preprocessor
-        # cannot report another one (the manifest's copy is for people reading it).
-        t = cls(data["model_name"], maxlen=int(data["maxlen"]), class_names=data["labels"]["classes"],
-                batch_size=data.get("batch_size"), truncation=data.get("truncation", "head"),
-                head_tokens=data.get("head_tokens"), max_windows=int(data.get("max_windows", 1)),
-                window_overlap=data.get("window_overlap"), aggregate=data.get("aggregate", "mean_logits"),
-                pooling=pooling_of(config))
-        t.source_ = ModelSource(Path(folder), "folder", data["model_name"])
+        saved = preprocessor_fields(manifest)
+        reading = saved["reading"]
+        # The pooling comes from the model's config alone: that is what builds the model, so the
+        # preprocessor cannot report another one (the manifest's copy is for people reading it).
+        t = cls(saved["model_name"], class_names=saved["labels"]["classes"], batch_size=saved["batch_size"],
+                pooling=pooling_of(config), **reading.to_json())
+        t.source_ = ModelSource(Path(folder), "folder", saved["model_name"])
         t.pooling_ = t.pooling
         t.config_ = config
         t.tokenizer_ = tokenizer
-        t.codec_ = LabelCodec.from_json(data["labels"])
+        t.codec_ = LabelCodec.from_json(saved["labels"])
         return t
-
-
-def _is_config(value: Any) -> bool:
-    if isinstance(value, (str, os.PathLike)) or value is None:
-        return False
-    from tfclf._compat import transformers
-
-    return isinstance(value, transformers.PretrainedConfig)
-
-
-def _config_copy(config):
-    # A copy, so that setting the labels and vocabulary size never changes the user's object.
-    return type(config).from_dict(config.to_dict())
-
-
-def _load_tokenizer(path: Path):
-    from tfclf._compat import transformers
-
-    if path.is_dir():
-        return transformers.AutoTokenizer.from_pretrained(str(path), use_fast=True, local_files_only=True)
-    if path.name.endswith(".json"):
-        return transformers.PreTrainedTokenizerFast(tokenizer_file=str(path))
-    # A WordPiece vocabulary, one token per line (BERT's vocab.txt).
-    return transformers.BertTokenizerFast(vocab_file=str(path))
-
-
-def compile_classifier(model, mode: str, metrics: Any = None, learning_rate: float = 5e-5,
-                       label_smoothing: float = 0.0, layer_decay: float | None = None) -> None:
-    """Compiles `model` with Adam, a from-logits loss that matches `mode`, and default metrics.
-
-    `label_smoothing` and `layer_decay` are `get_classifier`'s options (see `tfclf.optim`); they
-    are kept on the model so that a rebuild in a distribution strategy compiles it the same way.
-
-    Adam's beta_1 is a variable so that the one-cycle policy can move momentum during training
-    without retracing the train step. The loss casts the logits to float32 first, so a model
-    that computes in bfloat16 or float16 still gets a float32 loss (Keras would compute it in
-    the logits' dtype). Under mixed_float16 Keras wraps Adam in a LossScaleOptimizer itself.
-    """
-    from tfclf._compat import keras, tf
-    from tfclf.optim import OPTIONS_ATTR, check_layer_decay, layer_decay_adam, sparse_smoothed_crossentropy
-
-    if mode == MULTILABEL:
-        loss = keras.losses.BinaryCrossentropy(from_logits=True, label_smoothing=label_smoothing)
-        default_metrics = [keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)]
-    elif mode == REGRESSION:
-        loss = keras.losses.MeanSquaredError()
-        default_metrics = [keras.metrics.MeanAbsoluteError(name="mae")]
-    else:
-        loss = (sparse_smoothed_crossentropy(label_smoothing) if label_smoothing
-                else keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-        default_metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-    beta_1 = tf.Variable(0.9, trainable=False, dtype=tf.float32, name="adam_beta_1")
-    adam = dict(learning_rate=learning_rate, beta_1=beta_1, epsilon=1e-8)
-    layer_decay = check_layer_decay(layer_decay)
-    optimizer = (layer_decay_adam(model, layer_decay, **adam) if layer_decay is not None
-                 else keras.optimizers.Adam(**adam))
-    setattr(model, OPTIONS_ATTR, {"label_smoothing": label_smoothing, "layer_decay": layer_decay})
-    model.compile(optimizer=optimizer, loss=Float32Loss(loss),
-                  metrics=default_metrics if metrics is None else metrics)
-
-
-@functools.lru_cache(maxsize=None)
-def _float32_loss_class():
-    from tfclf._compat import keras, tf
-
-    class Float32Loss(keras.losses.Loss):
-        """`inner` computed on float32 logits (a no-op cast for a float32 model)."""
-
-        def __init__(self, inner, **kwargs):
-            kwargs.setdefault("name", inner.name)
-            kwargs.setdefault("reduction", inner.reduction)
-            super().__init__(**kwargs)
-            self.inner = inner
-
-        def call(self, y_true, y_pred):
-            return self.inner.call(y_true, tf.cast(y_pred, tf.float32))
-
-        def get_config(self):
-            return self.inner.get_config()
-
-    return Float32Loss
-
-
-def Float32Loss(inner):  # noqa: N802 - reads as the class it builds (Keras is imported lazily)
-    """Wraps a Keras loss so that it is computed on float32 logits; see `compile_classifier`."""
-    return _float32_loss_class()(inner)

@@ -127,6 +127,62 @@ class OneCycle:
         return np.array([self.momentum(i) for i in range(self.total)], dtype=float)
 
 
+class Constant:
+    """One learning rate for every step (`Learner.fit` without `cycle_len`); momentum untouched."""
+
+    def __init__(self, lr: float):
+        self.lr_value = lr
+
+    def lr(self, step: int) -> float:
+        return self.lr_value
+
+    def momentum(self, step: int) -> None:
+        return None
+
+
+class SGDR:
+    """`sgdr_lr` over epochs of `steps_per_epoch` steps (`Learner.fit` with `cycle_len`)."""
+
+    def __init__(self, max_lr: float, steps_per_epoch: int, *, cycle_len: int, cycle_mult: int = 1,
+                 lr_decay: float = 1.0):
+        self.max_lr, self.steps_per_epoch = max_lr, steps_per_epoch
+        self.cycle_len, self.cycle_mult, self.lr_decay = cycle_len, cycle_mult, lr_decay
+
+    def epochs(self, n_cycles: int) -> int:
+        """Epochs in `n_cycles` cycles, each `cycle_mult` times longer than the one before."""
+        return sum(self.cycle_len * self.cycle_mult**i for i in range(n_cycles))
+
+    def lr(self, step: int) -> float:
+        return sgdr_lr(step, self.steps_per_epoch, self.max_lr, cycle_len=self.cycle_len,
+                       cycle_mult=self.cycle_mult, lr_decay=self.lr_decay)
+
+    def momentum(self, step: int) -> None:
+        return None
+
+
+class Triangular:
+    """`triangular_lr`, one cycle per epoch (`Learner.autofit`), with beta_1 mirrored onto the LR.
+
+    `peak_lr` may be lowered during training (`tfclf.callbacks.PeakReducer` does, on a plateau).
+    """
+
+    def __init__(self, peak_lr: float, steps_per_epoch: int, *, cycle_momentum: bool = True,
+                 max_momentum: float = 0.95, min_momentum: float = 0.85):
+        self.peak_lr, self.steps_per_epoch = peak_lr, steps_per_epoch
+        self.cycle_momentum = cycle_momentum
+        self.max_momentum, self.min_momentum = max_momentum, min_momentum
+
+    def lr(self, step: int) -> float:
+        return triangular_lr(step, self.steps_per_epoch, self.peak_lr)
+
+    def momentum(self, step: int) -> float | None:
+        if not self.cycle_momentum:
+            return None
+        # The LR's position in its cycle (0 at lr/10, 1 at the peak) mirrored onto beta_1.
+        frac = (self.lr(step) - self.peak_lr / DIV_FACTOR) / (self.peak_lr * (1 - 1 / DIV_FACTOR))
+        return self.max_momentum - (self.max_momentum - self.min_momentum) * frac
+
+
 def make_schedule_callback(lr_fn, momentum_fn=None, start_step: int = 0):
     """A Keras callback that sets the LR (and Adam's beta_1) before every batch.
 
@@ -152,7 +208,7 @@ def make_schedule_callback(lr_fn, momentum_fn=None, start_step: int = 0):
                     if not hasattr(beta, "assign"):
                         raise TypeError(
                             "cycling momentum needs the optimizer's beta_1 to be a tf.Variable; "
-                            "compile with tfclf.preprocess.compile_classifier or pass cycle_momentum=False"
+                            "compile with tfclf.classifier.compile_classifier or pass cycle_momentum=False"
                         )
                     beta.assign(value)
 

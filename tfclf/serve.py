@@ -14,17 +14,14 @@ model runs on one thread only, so a burst of small requests costs a few batched 
 FastAPI and uvicorn are imported only when a server is built: ``pip install "tfclf[serve]"``.
 """
 
-import asyncio
-import collections
-import concurrent.futures
 import contextlib
-import functools
 import importlib
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING
 
 from tfclf._util import positive_int
+from tfclf.batching import MicroBatcher
 
 if TYPE_CHECKING:  # pragma: no cover
     import fastapi
@@ -39,114 +36,6 @@ def _require(name: str):
         return importlib.import_module(name)
     except ImportError as err:
         raise ImportError(f"tfclf serve needs {name}: pip install \"tfclf[serve]\"") from err
-
-
-class MicroBatcher:
-    """Gathers the texts of concurrent requests into one `predict_fn` call on a single thread.
-
-    A batch closes `wait_ms` after its oldest request arrived, or as soon as `max_batch` texts
-    wait; a request's texts are never split across batches (one larger than `max_batch` runs
-    alone). The single-thread executor means the model never runs concurrently with itself.
-
-    Attributes:
-        requests, texts, batches: counters of submitted requests, submitted texts, model calls.
-        largest_batch: the most texts one model call received.
-    """
-
-    def __init__(self, predict_fn: Callable[[list[str]], Any], *, max_batch: int = 64, wait_ms: float = 5.0):
-        self._fn = predict_fn
-        self.max_batch = max_batch
-        self.wait_s = wait_ms / 1000.0
-        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="tfclf-model")
-        self._pending: collections.deque = collections.deque()  # (texts, future, arrival time)
-        self._pending_texts = 0
-        self._worker: asyncio.Task | None = None
-        self._wakeup: asyncio.Event | None = None
-        self._full: asyncio.Event | None = None
-        self.requests = self.texts = self.batches = self.largest_batch = 0
-
-    def stats(self) -> dict:
-        return {"requests": self.requests, "texts": self.texts, "batches": self.batches,
-                "largest_batch": self.largest_batch, "max_batch": self.max_batch, "batch_wait_ms": self.wait_s * 1000}
-
-    async def run(self, fn: Callable, *args, **kwargs):
-        """Runs `fn` on the model thread (for work that is not batched, such as LIME)."""
-        return await asyncio.get_running_loop().run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
-
-    async def submit(self, texts: list[str]):
-        """The model's output rows for `texts`, computed in a batch with other requests' texts."""
-        loop = asyncio.get_running_loop()
-        if self._worker is None:  # started lazily: the events and task belong to the serving loop
-            self._wakeup, self._full = asyncio.Event(), asyncio.Event()
-            self._worker = loop.create_task(self._work())
-        future = loop.create_future()
-        self._pending.append((texts, future, loop.time()))
-        self._pending_texts += len(texts)
-        self.requests += 1
-        self.texts += len(texts)
-        self._wakeup.set()
-        if self._pending_texts >= self.max_batch:
-            self._full.set()
-        return await future
-
-    def _take(self) -> list:
-        batch, n = [], 0
-        while self._pending and (not batch or n + len(self._pending[0][0]) <= self.max_batch):
-            texts, future, _ = item = self._pending.popleft()
-            self._pending_texts -= len(texts)
-            if not future.done():  # a client that hung up needs no prediction
-                batch.append(item)
-                n += len(texts)
-        if not self._pending:
-            self._wakeup.clear()
-        if self._pending_texts < self.max_batch:
-            self._full.clear()
-        return batch
-
-    async def _work(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            await self._wakeup.wait()
-            remaining = self._pending[0][2] + self.wait_s - loop.time() if self._pending else 0
-            if remaining > 0 and self._pending_texts < self.max_batch:
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._full.wait(), remaining)
-            batch = self._take()
-            if not batch:
-                continue
-            texts = [t for item in batch for t in item[0]]
-            self.batches += 1
-            self.largest_batch = max(self.largest_batch, len(texts))
-            try:
-                out = await loop.run_in_executor(self._executor, self._fn, texts)
-            except asyncio.CancelledError:
-                self._fail(batch, RuntimeError("the server is shutting down"))
-                raise
-            except Exception as err:  # every request of the batch learns of the failure
-                self._fail(batch, err)
-                continue
-            start = 0
-            for item_texts, future, _ in batch:
-                if not future.done():
-                    future.set_result(out[start:start + len(item_texts)])
-                start += len(item_texts)
-
-    @staticmethod
-    def _fail(batch, err: BaseException) -> None:
-        for _, future, _ in batch:
-            if not future.done():
-                future.set_exception(err)
-
-    async def aclose(self) -> None:
-        """Stops the worker; requests still waiting fail instead of hanging."""
-        if self._worker is not None:
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
-        self._fail(self._pending, RuntimeError("the server is shutting down"))
-        self._pending.clear()
-        self._pending_texts = 0
-        self._executor.shutdown(wait=False, cancel_futures=True)
 
 
 class _BodyLimit:
@@ -261,7 +150,7 @@ def create_app(predictor, *, max_texts: int = 64, max_chars: int = 100_000, max_
         max_body_bytes: request body size (more: 413).
         batch_wait_ms: how long a batch waits for more requests after its first one (0: no wait).
         max_batch: texts per model call.
-        info: the predictor's manifest (`read_manifest`), shown by /info.
+        info: the manifest to show at /info (default: the one `load_predictor` read, if any).
     """
     fastapi = _require("fastapi")
     from fastapi.exceptions import RequestValidationError
@@ -278,7 +167,7 @@ def create_app(predictor, *, max_texts: int = 64, max_chars: int = 100_000, max_
     limits = {"max_texts": max_texts, "max_chars": max_chars, "max_body_bytes": max_body_bytes,
               "max_batch": max_batch, "batch_wait_ms": float(batch_wait_ms),
               "max_explain_samples": MAX_EXPLAIN_SAMPLES, "max_explain_features": MAX_EXPLAIN_FEATURES}
-    manifest = info or {}
+    manifest = info or getattr(predictor, "manifest_", None) or {}
     model_config = getattr(predictor.model, "config", None)
     about = {
         "classes": predictor.get_classes(), "label_mode": predictor.mode, "threshold": predictor.threshold,
@@ -384,11 +273,11 @@ def make_server(folder: str | os.PathLike, host: str = "127.0.0.1", port: int = 
                 max_batch: int = 64, log_level: str = "info", graceful_timeout_s: float = 5.0) -> "uvicorn.Server":
     """A uvicorn server (not yet running) for the predictor saved in `folder`; see `serve`."""
     uvicorn = _require("uvicorn")
-    from tfclf.predictor import load_predictor, read_manifest
+    from tfclf.predictor import load_predictor
 
     predictor = load_predictor(folder)  # verifies every file's checksum
     app = create_app(predictor, max_texts=max_texts, max_chars=max_chars, max_body_bytes=max_body_bytes,
-                     batch_wait_ms=batch_wait_ms, max_batch=max_batch, info=read_manifest(folder, verify=False))
+                     batch_wait_ms=batch_wait_ms, max_batch=max_batch)
     # lifespan="on": a model that fails its warm-up stops the server instead of serving errors.
     # SIGTERM/SIGINT: uvicorn stops accepting, lets in-flight requests finish (up to the timeout).
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on",
@@ -415,7 +304,7 @@ def app_from_env() -> "fastapi.FastAPI":
     """
     import json
 
-    from tfclf.predictor import load_predictor, read_manifest
+    from tfclf.predictor import load_predictor
 
     folder = os.environ.get(ENV_PREDICTOR)
     if not folder:
@@ -428,7 +317,7 @@ def app_from_env() -> "fastapi.FastAPI":
     tf.config.threading.set_intra_op_parallelism_threads(int(threads))
     tf.config.threading.set_inter_op_parallelism_threads(int(threads))
     predictor = load_predictor(folder)
-    return create_app(predictor, info=read_manifest(folder, verify=False), **options)
+    return create_app(predictor, **options)
 
 
 def serve(folder: str | os.PathLike, host: str = "127.0.0.1", port: int = 8000, max_texts: int = 64,
@@ -461,7 +350,7 @@ def serve(folder: str | os.PathLike, host: str = "127.0.0.1", port: int = 8000, 
     if workers > 1 or threads_per_worker:
         import json
 
-        from tfclf.predictor import read_manifest
+        from tfclf.manifest import read_manifest
 
         uvicorn = _require("uvicorn")
         _require("fastapi")

@@ -56,7 +56,7 @@ def main() -> None:
     import numpy as np
 
     import tfclf
-    from tfclf.windows import READING_OPTIONS
+    from tfclf.reading import READING_OPTIONS
 
     _, test = bc.load_data(args.archive, args.limit)
     predictor = tfclf.load_predictor(args.predictor)

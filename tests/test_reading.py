@@ -1,4 +1,4 @@
-"""Long documents: head+tail truncation and overlapping windows, checked on constructed token
+"""How a text is read (`tfclf.reading`): the `Reading` value object, head+tail truncation and overlapping windows, checked on constructed token
 sequences and documents (window count, overlap, coverage, order-independent aggregation, short
 texts unchanged), then through the Transformer, Learner and Predictor on a tiny model."""
 
@@ -15,7 +15,8 @@ import helpers
 
 import tfclf
 from tfclf import text
-from tfclf import windows as W
+from tfclf import encoding
+from tfclf import reading as W
 
 
 # -- pure functions -------------------------------------------------------------------------------
@@ -98,7 +99,7 @@ def test_short_texts_are_encoded_as_plain_truncation_encodes_them(labels_fitted,
 
 def test_windows_of_a_long_text(labels_fitted):
     t = labels_fitted(max_windows=100, window_overlap=6)
-    prefix, suffix = t._special_tokens()
+    prefix, suffix = encoding.special_tokens(t.get_tokenizer())
     tok = t.get_tokenizer()
     assert prefix == [tok.cls_token_id] and suffix == [tok.sep_token_id]
     content = tok(LONG, add_special_tokens=False)["input_ids"]
@@ -200,3 +201,46 @@ def test_windows_prediction_is_the_mean_of_its_windows(labels_fitted):
     logits = predict_logits(LogitsFunction(model), data, 4)
     expected = to_probabilities(np.stack([logits[doc_ids == d].mean(axis=0) for d in (0, 1)]), "multiclass")
     np.testing.assert_allclose(predictor.predict_proba([LONG, "good"]), expected, atol=1e-6)
+
+
+# --------------------------------------------------------------------------- Reading
+
+
+def test_reading_checks_itself_and_round_trips_through_json():
+    r = W.Reading(maxlen=64, truncation="head_tail", head_tokens=10, max_windows=3, window_overlap=8,
+                  aggregate="mean_probs")
+    assert W.Reading.from_json(r.to_json()) == r
+    assert W.Reading.from_json({"maxlen": 64}) == W.Reading(maxlen=64)  # an older manifest: the defaults
+    assert r.whole_documents and not r.plain and W.Reading(maxlen=64).plain
+    assert W.READING_OPTIONS == ("truncation", "head_tokens", "max_windows", "window_overlap", "aggregate")
+    with pytest.raises(Exception):
+        r.maxlen = 32  # frozen
+    for bad, error, match in [
+        (dict(maxlen=1), ValueError, "maxlen must be >= 2"),
+        (dict(maxlen=2.5), TypeError, "maxlen must be an integer"),
+        (dict(truncation="tail"), ValueError, "truncation must be one of"),
+        (dict(aggregate="max"), ValueError, "aggregate must be one of"),
+        (dict(max_windows=0), ValueError, "max_windows must be a positive integer"),
+        (dict(head_tokens=64), ValueError, r"head_tokens must be an integer in \[0, maxlen\)"),
+        (dict(window_overlap=63), ValueError, r"window_overlap must be an integer in \[0, maxlen - 2\)"),
+    ]:
+        with pytest.raises(error, match=match):
+            W.Reading(**{"maxlen": 64, **bad})
+
+
+def test_reading_arithmetic():
+    r = W.Reading(maxlen=34)
+    assert r.head(32) == 8 and r.stride(32) == 16  # a quarter of the content; half a window of overlap
+    r = W.Reading(maxlen=34, head_tokens=40 - 30, window_overlap=31)
+    assert r.head(32) == 10 and r.stride(32) == 1  # overlap capped at size - 1
+
+
+def test_the_transformer_reads_as_its_arguments_say(labels_fitted):
+    t = labels_fitted(max_windows=3, window_overlap=6)
+    assert t.reading == W.Reading(maxlen=t.maxlen, max_windows=3, window_overlap=6)
+    data = t.dataset(["good", LONG, "bad"])
+    rows, doc_ids = t.encode_documents(["good", LONG, "bad"])
+    assert data.targets is None and data.n_docs == 3 and len(data) == len(rows)
+    np.testing.assert_array_equal(data.doc_ids, doc_ids)
+    labeled = t.dataset(["good", LONG, "bad"], ["pos", "neg", "neg"])
+    assert len(labeled.targets) == len(rows)  # every window carries its text's label

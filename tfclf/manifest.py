@@ -1,0 +1,199 @@
+"""A saved predictor's manifest.json: the one writer and reader of its format.
+
+A saved predictor is a folder in Hugging Face layout plus a manifest, and never a pickle::
+
+    manifest.json            format name and version, library versions, class names, label mode,
+                             maxlen, how texts are read, pooling, thresholds, model type, and the
+                             sha256 of every other file
+    config.json, tf_model.h5 the model (``save_pretrained``)
+    tokenizer.json, ...      the tokenizer (``save_pretrained``)
+
+`write_folder` writes such a folder atomically; `read_manifest` checks one (format, version,
+checksums, no pickles); `preprocessor_fields` and `predictor_fields` are what the rest of tfclf
+reads from it, so no other module knows the manifest's keys.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tfclf._util import sha256_file
+from tfclf.reading import Reading
+
+FORMAT_NAME = "tfclf-predictor"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+_PICKLE_SUFFIXES = {".pkl", ".pickle", ".pck", ".joblib", ".bin", ".pt", ".pth", ".ckpt", ".preproc"}
+_REQUIRED = ("files", "labels", "maxlen")
+
+
+class PredictorFormatError(ValueError):
+    """A folder is not a loadable tfclf predictor (missing, altered, unknown or unsafe files)."""
+
+
+def build_manifest(*, model_name: str, model_type: str, architecture: str, precision: str, reading: Reading,
+                   labels: dict, threshold: Any, batch_size: int, pooling: str) -> dict:
+    """The manifest's content, less the checksums `write_folder` adds."""
+    from tfclf._compat import versions
+
+    return {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "versions": versions(),
+        "model_name": model_name,
+        "model_type": model_type,
+        "architecture": architecture,
+        "precision": precision,  # informational: load_predictor picks its own
+        "maxlen": int(reading.maxlen),
+        "labels": labels,
+        "threshold": float(threshold) if np.ndim(threshold) == 0 else [float(v) for v in threshold],
+        "batch_size": batch_size,
+        # how long texts are read (tfclf.reading); absent in older manifests = the defaults
+        **{k: v for k, v in reading.to_json().items() if k != "maxlen"},
+        "pooling": pooling,  # the model's config holds the same; this copy is for people reading it
+    }
+
+
+def write_folder(target: Path, manifest: dict, write_files: Callable[[Path], None]) -> Path:
+    """Writes a predictor folder atomically: `write_files(tmp)` fills a temporary folder beside
+    `target`, the manifest (with every file's sha256) is added, then the folder is renamed into
+    place. An existing predictor at `target` is replaced only once the new one is complete; a
+    file or a non-empty folder that is not a predictor is never replaced.
+    """
+    check_target(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
+    try:
+        tmp.mkdir()
+        write_files(tmp)
+        files = {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()}
+        (tmp / MANIFEST).write_text(json.dumps({**manifest, "files": files}, indent=2, ensure_ascii=False) + "\n")
+        _swap_into_place(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def check_target(target: Path) -> None:
+    """Refuses a `target` that exists and is not a predictor (a file, or somebody's folder)."""
+    if target.exists():
+        if not target.is_dir():
+            raise FileExistsError(f"{target} exists and is not a folder; choose another path")
+        if any(target.iterdir()) and not (target / MANIFEST).is_file():
+            raise FileExistsError(f"{target} is a non-empty folder that is not a tfclf predictor; choose another path")
+
+
+def _swap_into_place(tmp: Path, target: Path) -> None:
+    if target.exists():
+        old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
+        target.rename(old)
+        try:
+            tmp.rename(target)
+        except BaseException:
+            old.rename(target)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        tmp.rename(target)
+
+
+def _looks_pickled(path: Path) -> bool:
+    if path.suffix.lower() in _PICKLE_SUFFIXES:
+        return True
+    with open(path, "rb") as f:
+        head = f.read(2)
+    return len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5  # pickle protocol 2-5 header
+
+
+def read_manifest(folder: str | os.PathLike, verify: bool = True) -> dict:
+    """Reads and checks a saved predictor's manifest; with `verify`, checks every file's sha256.
+
+    Raises:
+        FileNotFoundError: the folder or its manifest does not exist.
+        PredictorFormatError: a pickle is present, the format is unknown, or a file is missing
+            or does not match its checksum (the message names the file).
+    """
+    if not isinstance(folder, (str, os.PathLike)):
+        raise TypeError(f"folder must be a path, got {type(folder).__name__}")
+    folder = Path(folder).expanduser()
+    if folder.is_file():
+        raise FileNotFoundError(f"{folder} is a file; a saved predictor is a folder (from Predictor.save)")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no saved predictor at {folder}: the folder does not exist")
+    for p in folder.iterdir():
+        if p.is_file() and _looks_pickled(p):
+            raise PredictorFormatError(
+                f"{folder} contains {p.name}, which is or may be a pickle; tfclf never unpickles "
+                "(it can run arbitrary code). A ktrain predictor must be re-saved with tfclf"
+            )
+    path = folder / MANIFEST
+    if not path.is_file():
+        raise FileNotFoundError(f"{folder} is not a tfclf predictor: {MANIFEST} is missing")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise PredictorFormatError(f"{path} is not valid JSON: {err}") from err
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
+        raise PredictorFormatError(f"{path} is not a {FORMAT_NAME} manifest")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise PredictorFormatError(
+            f"{folder} has predictor format version {manifest.get('format_version')!r}; this tfclf "
+            f"reads version {FORMAT_VERSION}. Upgrade tfclf, or re-save the predictor"
+        )
+    for key in _REQUIRED:
+        if key not in manifest:
+            raise PredictorFormatError(f"{path} has no {key!r} entry")
+    if verify:
+        for name, digest in manifest["files"].items():
+            if Path(name).name != name:
+                raise PredictorFormatError(f"{path} names a file outside the folder: {name!r}")
+            f = folder / name
+            if not f.is_file():
+                raise PredictorFormatError(f"{folder} is incomplete: {name} is missing")
+            if sha256_file(f) != digest:
+                raise PredictorFormatError(f"{folder}/{name} does not match its checksum (truncated or altered)")
+    return manifest
+
+
+def preprocessor_fields(manifest: dict) -> dict:
+    """What rebuilds the predictor's `Transformer`: model name, batch size, `Reading`, labels."""
+    return {
+        "model_name": manifest.get("model_name"),
+        "batch_size": manifest.get("batch_size"),
+        "reading": Reading.from_json(manifest),
+        "labels": manifest["labels"],
+    }
+
+
+def predictor_fields(manifest: dict) -> dict:
+    """The `Predictor`'s own settings: batch size and decision threshold."""
+    return {"batch_size": manifest.get("batch_size") or 32, "threshold": manifest.get("threshold", 0.5)}
+
+
+def describe(manifest: dict, folder: str | os.PathLike) -> str:
+    """The manifest for people (`tfclf info`): format, model, reading, labels, versions, files."""
+    labels, reading = manifest["labels"], Reading.from_json(manifest)
+    how = "head" if reading.plain else (f"up to {reading.max_windows} windows ({reading.aggregate})"
+                                        if reading.whole_documents else reading.truncation)
+    lines = [
+        f"predictor: {folder} (format {manifest['format']} v{manifest['format_version']}, "
+        f"created {manifest.get('created', '?')})",
+        f"model: {manifest.get('model_name')} ({manifest.get('architecture')}, type {manifest.get('model_type')}), "
+        f"maxlen {manifest['maxlen']}, reading {how}, pooling {manifest.get('pooling', 'cls')}",
+        f"labels: {labels['mode']}, {len(labels['classes'])} classes: {', '.join(labels['classes'])}",
+        "versions: " + ", ".join(f"{k} {v}" for k, v in manifest.get("versions", {}).items()),
+        "files (sha256 verified):",
+        *(f"  {digest}  {name}" for name, digest in manifest["files"].items()),
+    ]
+    return "\n".join(lines)
