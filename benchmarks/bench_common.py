@@ -22,6 +22,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
+# Per-document test probabilities (experiments/accuracy.py --save-proba), read back by
+# experiments/ensemble.py: large and regenerable, so in the git-ignored work folder, not in results/.
+PROBA_DIR = HERE / "work" / "accuracy"
 CATEGORIES = ["alt.atheism", "soc.religion.christian", "comp.graphics", "sci.med"]
 
 CONFIGS = {

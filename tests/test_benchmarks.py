@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from test_datasets import build_fake_archive
+from helpers import build_fake_archive
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "benchmarks"
@@ -84,7 +84,7 @@ def test_accuracy_experiment_ensemble_and_reading_scripts(run_dir, tiny_distilbe
     out = folder / "acc" / "smoke.json"
     _run(sys.executable, "experiments/accuracy.py", "--name", "smoke", "--model", tiny_distilbert_dir,
          "--archive", archive, "--limit", 24, "--maxlen", 32, "--epochs", 1, "--seeds", 0, "--pooling", "mean",
-         "--save-proba", "--save", folder / "acc" / "predictor", "--output", out)
+         "--save-proba", "--proba-dir", folder / "acc", "--save", folder / "acc" / "predictor", "--output", out)
     record = json.loads(out.read_text())
     run = record["runs"][0]
     # the saved predictor, reloaded and read as saved, scores what accuracy.py scored; the other
@@ -100,7 +100,9 @@ def test_accuracy_experiment_ensemble_and_reading_scripts(run_dir, tiny_distilbe
         "truncation": "head", "max_windows": 4, "aggregate": "mean_probs", "window_overlap": 32 // 4}
     assert all(0 <= r["test_correct"] <= 24 and r["predict_docs_per_s"] > 0 for r in reading["readings"].values())
     assert record["config"]["pooling"] == "mean" and run["test_rows"] == 24
+    # the probabilities go to --proba-dir (default benchmarks/work/accuracy/, ignored by git), not beside the JSON
     proba = folder / "acc" / run["proba_file"]
+    assert run["proba_file"] == "smoke.seed0.proba.csv" and "proba_dir" not in record["config"]
     assert proba.read_text().splitlines()[0].split(",") == sorted(bench_common.CATEGORIES)
     # weight 1 is the transformer alone and weight 0 the linear model alone
     for weight in (1.0, 0.0):
@@ -151,3 +153,18 @@ def test_accuracy_table_names_the_fine_tuning_options():
         "head 256, mean pooling; 4 epochs, lr 5e-5")
     # a decay of 1 is no decay: the same configuration as none
     assert accuracy_table.describe({**cfg, "layer_decay": 1.0}).endswith("label smoothing 0.1; 4 epochs, lr 5e-5")
+
+
+def test_probability_files_have_one_home(monkeypatch):
+    """accuracy.py --save-proba writes to bench_common.PROBA_DIR, inside the git-ignored benchmarks/work/;
+    ensemble.py reads a bare file name from there and a path as given."""
+    sys.path.insert(0, str(BENCH / "experiments"))
+    import accuracy
+    import ensemble
+
+    assert bench_common.PROBA_DIR == BENCH / "work" / "accuracy"
+    assert "benchmarks/work/" in (ROOT / ".gitignore").read_text().splitlines()
+    assert ensemble.proba_path("m.seed42.proba.csv") == bench_common.PROBA_DIR / "m.seed42.proba.csv"
+    assert ensemble.proba_path("/tmp/m.seed42.proba.csv") == Path("/tmp/m.seed42.proba.csv")
+    monkeypatch.setattr(sys, "argv", ["accuracy.py", "--name", "m", "--save-proba"])
+    assert Path(accuracy.parse().proba_dir) == bench_common.PROBA_DIR

@@ -12,6 +12,10 @@ The JSON is rewritten after every seed, so a run cut short keeps the seeds it fi
 quickstart's rule), else 5e-5. `--early-stopping N` uses `autofit` with the 1cycle-shaped
 triangular schedule and early stopping on val_loss (best epoch's weights restored).
 
+`--save-proba` also writes each seed's test probabilities, `NAME.seedS.proba.csv`, to
+`bench_common.PROBA_DIR` (benchmarks/work/accuracy/, ignored by git), where `ensemble.py` reads
+them; the JSON summary goes to benchmarks/results/accuracy/NAME.json, which is kept in git.
+
 `--scratch '{"model_type": "distilbert", "n_layers": 2, ...}'` trains a model of that configuration
 from random initialization with a WordPiece vocabulary learned from the training texts
 (`--vocab-size`); `--model` is then not needed.
@@ -59,12 +63,14 @@ def parse() -> argparse.Namespace:
     p.add_argument("--output", help="default: benchmarks/results/accuracy/NAME.json")
     p.add_argument("--save", help="save the last seed's predictor to this folder")
     p.add_argument("--save-proba", action="store_true",
-                   help="also write each seed's test probabilities to NAME.seedS.proba.csv beside the JSON "
+                   help="also write each seed's test probabilities to NAME.seedS.proba.csv in --proba-dir "
                         "(for combining models after the fact, e.g. benchmarks/experiments/ensemble.py)")
+    p.add_argument("--proba-dir", default=str(bc.PROBA_DIR),
+                   help="where --save-proba writes (default: benchmarks/work/accuracy/, ignored by git)")
     return p.parse_args()
 
 
-def run_seed(args, seed: int, train, test, out_path: Path) -> dict:
+def run_seed(args, seed: int, train, test) -> dict:
     import numpy as np
     from sklearn.metrics import accuracy_score, f1_score
 
@@ -132,7 +138,8 @@ def run_seed(args, seed: int, train, test, out_path: Path) -> dict:
     if args.save:
         predictor.save(args.save)
     if args.save_proba:
-        proba_path = out_path.with_name(f"{out_path.stem}.seed{seed}.proba.csv")
+        proba_path = Path(args.proba_dir) / f"{args.name}.seed{seed}.proba.csv"
+        proba_path.parent.mkdir(parents=True, exist_ok=True)
         np.savetxt(proba_path, np.asarray(probs), fmt="%.6g", delimiter=",", header=",".join(classes), comments="")
         out["proba_file"] = proba_path.name
     print(f"seed {seed}: accuracy {out['test_accuracy']:.4f} ({out['test_correct']}/{len(test.texts)}), "
@@ -158,11 +165,12 @@ def main() -> None:
     out_path = Path(args.output or bc.RESULTS / "accuracy" / f"{args.name}.json")
     out_path.parent.mkdir(parents=True, exist_ok=True)
     train, test = bc.load_data(args.archive, args.limit)
-    config = {k: v for k, v in vars(args).items() if k not in ("output", "archive")}
+    # where files go is not part of the configuration (accuracy_table.py groups runs by it)
+    config = {k: v for k, v in vars(args).items() if k not in ("output", "archive", "proba_dir")}
     result = {"name": args.name, "config": config, "command": " ".join(sys.argv), "machine": bc.machine(),
               "versions": bc.package_versions("tensorflow", "tf-keras", "transformers"), "runs": []}
     for seed in args.seeds:
-        result["runs"].append(run_seed(args, seed, train, test, out_path))
+        result["runs"].append(run_seed(args, seed, train, test))
         result["summary"] = summary(result["runs"])
         out_path.write_text(json.dumps(result, indent=2) + "\n")
         # Free the finished seed's model before the next one is built.

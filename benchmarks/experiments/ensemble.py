@@ -2,7 +2,9 @@
 
 The transformer reads the first `maxlen` tokens of a message; a bag of words reads all of it. Their
 mistakes need not be the same ones, so an average of their probabilities may beat both. This script
-measures that, after the fact, on probabilities that `accuracy.py --save-proba` wrote.
+measures that, after the fact, on probabilities that `accuracy.py --save-proba` wrote. A bare file
+name given to `--proba` is read from where that writes (`bench_common.PROBA_DIR`,
+benchmarks/work/accuracy/); a path with a folder is read as given.
 
 The weight is fixed before looking at the test set (`--weight`, default 0.5). The sweep over weights
 that is also printed reads the test labels: it is there to show how sensitive the result is, and must
@@ -10,7 +12,7 @@ not be used to pick the weight that is claimed.
 
 Example:
     python benchmarks/experiments/ensemble.py --name mean256_tfidf \\
-        --proba benchmarks/results/accuracy/mean256.seed42.proba.csv \\
+        --proba mean256.seed42.proba.csv \\
         --archive ../shared/data/20news-bydate.tar.gz
 """
 from __future__ import annotations
@@ -31,7 +33,9 @@ import bench_common as bc  # noqa: E402
 def parse() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--name", required=True, help="the JSON's file name under benchmarks/results/accuracy/")
-    p.add_argument("--proba", nargs="+", required=True, help="test probability CSVs (one per seed)")
+    p.add_argument("--proba", nargs="+", required=True,
+                   help="test probability CSVs (one per seed); a bare file name is looked up in "
+                        "benchmarks/work/accuracy/, where accuracy.py --save-proba writes")
     p.add_argument("--archive", default=bc.os.environ.get("TFCLF_20NG_ARCHIVE"))
     p.add_argument("--weight", type=float, default=0.5, help="the transformer's weight in the average")
     p.add_argument("--C", type=float, default=10.0, help="LogisticRegression's inverse regularization")
@@ -54,7 +58,12 @@ def linear_proba(train, test, C: float) -> tuple[np.ndarray, list[str], float]:
     return pipe.predict_proba(test.texts), [str(c) for c in pipe.classes_], fit_s
 
 
-def read_proba(path: str) -> tuple[np.ndarray, list[str]]:
+def proba_path(name: str) -> Path:
+    """`name` as given when it names a folder, else the file of that name in `bc.PROBA_DIR`."""
+    return Path(name) if "/" in name or bc.os.sep in name else bc.PROBA_DIR / name
+
+
+def read_proba(path: str | Path) -> tuple[np.ndarray, list[str]]:
     with open(path) as f:
         classes = f.readline().strip().split(",")
     return np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2), classes
@@ -76,7 +85,7 @@ def main() -> None:
     lin, lin_classes, fit_s = linear_proba(train, test, args.C)
     lin_acc = accuracy(lin, lin_classes, test.labels)
     runs = []
-    for path in args.proba:
+    for path in map(proba_path, args.proba):
         tf_proba, classes = read_proba(path)
         if sorted(classes) != sorted(lin_classes) or len(tf_proba) != len(test.labels):
             sys.exit(f"{path}: its classes or row count do not match the test set ({len(test.labels)} rows)")
