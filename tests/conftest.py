@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers import ARCHITECTURES, IN_CI
+
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 # The library must never need the hub in tests: offline mode makes transformers and
 # huggingface_hub answer from local files only, and the socket guard below catches the rest.
@@ -22,7 +24,6 @@ os.environ["MPLBACKEND"] = "Agg"
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("TFCLF_SHARED", ROOT.parent / "shared"))
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 class NetworkAccessInTest(RuntimeError):
@@ -92,6 +93,15 @@ def tiny_distilbert_dir(tmp_path_factory) -> Path:
     import helpers
 
     return helpers.save_tiny_distilbert(tmp_path_factory.mktemp("tiny-distilbert"))
+
+
+@pytest.fixture(scope="module", params=ARCHITECTURES)
+def tiny_encoder_dir(request, tmp_path_factory) -> tuple[str, Path]:
+    """(kind, folder) for each of the four architectures (`helpers.ARCHITECTURES`): a 2-layer
+    encoder saved as tf_model.h5 with a WordPiece tokenizer."""
+    import helpers
+
+    return request.param, helpers.save_tiny_encoder(request.param, tmp_path_factory.mktemp(request.param))
 
 
 @pytest.fixture(scope="session")

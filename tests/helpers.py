@@ -1,19 +1,27 @@
-"""Tiny models, a tiny vocabulary and a toy dataset for the fast tests.
+"""Tiny models, a tiny vocabulary, a toy dataset and a fake 20 Newsgroups archive for the fast tests.
 
 Everything here is built from configs in a few seconds: no pretrained weights, no downloads.
 The models are small enough (dim 32, 2 layers) that training them for a few epochs on the toy
 data takes seconds on a CPU, yet they must really learn the task for the tests to pass.
+
+Plain functions and constants shared by several test modules live here (fixtures live in
+conftest.py); no test module imports another test module.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import random
+import tarfile
 from pathlib import Path
 
 import numpy as np
 
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
+
+# CI always has ../shared: there a missing shared asset is a broken run, not a skip.
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 POSITIVE = ["good", "great", "love", "excellent", "wonderful"]
@@ -248,3 +256,70 @@ def compose_multilabel(texts: list[str], labels: list[str], n: int, seed: int,
         out_texts.append("\n\n".join(parts))
         out_labels.append(chosen)
     return out_texts, out_labels
+
+
+# -- a fake 20 Newsgroups archive -----------------------------------------------------------------
+FAKE_GROUPS = ["alt.atheism", "comp.graphics", "rec.autos", "sci.med", "soc.religion.christian"]
+
+
+def _news_message(group: str, i: int) -> bytes:
+    """A news post with headers, a quoted block, a latin-1 byte and (mostly) a signature."""
+    lines = [
+        f"From: user{i}@{group.split('.')[-1]}.example.edu (User {i})",
+        f"Subject: Re: question {i} about {group}",
+        f"Organization: Example University {i % 3}",
+        f"Lines: {10 + i}",
+        "",
+        f"In article <{i}@example.com> someone@example.com writes:",
+        f"> the quoted text of post {i}",
+        f"|another quote style {i}",
+        f"My answer about {group} number {i}, caf\xe9 included.",
+        "",
+        f"Second paragraph {i} with more words.",
+    ]
+    if i % 4:
+        lines += ["", "--", f"User {i} | sig line", "user@example.edu"]
+    return ("\n".join(lines) + "\n").encode("latin-1")
+
+
+def _news_file_names(count: int, offset: int) -> list[str]:
+    # Mixed digit counts: load_files sorts names as strings ('100' < '99'), and so must we.
+    pool = ["9", "10", "100", "51060", "38440", "7", "1234"]
+    return [f"{pool[j % len(pool)]}{offset}" for j in range(count)]
+
+
+def build_fake_archive(path: Path, groups=FAKE_GROUPS, extra: int = 0) -> Path:
+    """A 20news-bydate.tar.gz in the original layout (train and test folders, one folder per
+    group, 3-5 + `extra` posts each), written to `path`."""
+    with tarfile.open(path, "w:gz") as tar:
+        for s, folder in enumerate(["20news-bydate-train", "20news-bydate-test"]):
+            tar_add_dir(tar, folder)
+            for g, group in enumerate(groups):
+                tar_add_dir(tar, f"{folder}/{group}")
+                count = 3 + (g + s) % 3 + extra
+                for j, name in enumerate(_news_file_names(count, offset=g * 10 + s)):
+                    tar_add_file(
+                        tar, f"{folder}/{group}/{name}", _news_message(group, 100 * s + 10 * g + j)
+                    )
+    return path
+
+
+def tar_add_dir(tar: tarfile.TarFile, name: str) -> None:
+    info = tarfile.TarInfo(name)
+    info.type = tarfile.DIRTYPE
+    info.mode = 0o755
+    tar.addfile(info)
+
+
+def tar_add_file(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mode = 0o644
+    tar.addfile(info, io.BytesIO(data))
+
+
+def logits_of(model, transformer, texts) -> np.ndarray:
+    """`model`'s logits for `texts`, encoded by `transformer` (one padded batch, no length sorting)."""
+    ds = transformer.preprocess_test(texts, verbose=0)
+    ids, mask = ds.pad_batch(np.arange(len(ds)))
+    return model({"input_ids": ids, "attention_mask": mask}, training=False).logits.numpy()

@@ -12,13 +12,8 @@ import tfclf
 from tfclf import text
 
 
-@pytest.fixture(scope="module", params=helpers.ARCHITECTURES)
-def model_dir(request, tmp_path_factory):
-    return request.param, helpers.save_tiny_encoder(request.param, tmp_path_factory.mktemp(request.param))
-
-
-def test_architecture_trains_predicts_and_round_trips(model_dir, tmp_path):
-    kind, folder = model_dir
+def test_architecture_trains_predicts_and_round_trips(tiny_encoder_dir, tmp_path):
+    kind, folder = tiny_encoder_dir  # each of helpers.ARCHITECTURES (conftest.py)
     texts, labels = helpers.toy_sentiment(32, seed=5)
     t = text.Transformer(str(folder), maxlen=32)
     trn = t.preprocess_train(texts, labels, verbose=0)

@@ -23,6 +23,8 @@ import pytest
 import sklearn.datasets._twenty_newsgroups as sk20
 from sklearn.datasets import fetch_20newsgroups
 
+from helpers import FAKE_GROUPS, IN_CI, build_fake_archive, tar_add_file
+
 import tfclf.datasets as ds
 import tfclf.datasets.bbc as bbc_module
 import tfclf.datasets.newsgroups as ng_module
@@ -35,67 +37,12 @@ from tfclf.datasets import (
     texts_from_folder,
 )
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 ROOT = Path(__file__).resolve().parents[1]
 ALL_REMOVE = ("headers", "footers", "quotes")
 
 # --------------------------------------------------------------------------- fake archive
-
-FAKE_GROUPS = ["alt.atheism", "comp.graphics", "rec.autos", "sci.med", "soc.religion.christian"]
-
-
-def _message(group: str, i: int) -> bytes:
-    """A news post with headers, a quoted block, a latin-1 byte and (mostly) a signature."""
-    lines = [
-        f"From: user{i}@{group.split('.')[-1]}.example.edu (User {i})",
-        f"Subject: Re: question {i} about {group}",
-        f"Organization: Example University {i % 3}",
-        f"Lines: {10 + i}",
-        "",
-        f"In article <{i}@example.com> someone@example.com writes:",
-        f"> the quoted text of post {i}",
-        f"|another quote style {i}",
-        f"My answer about {group} number {i}, caf\xe9 included.",
-        "",
-        f"Second paragraph {i} with more words.",
-    ]
-    if i % 4:
-        lines += ["", "--", f"User {i} | sig line", "user@example.edu"]
-    return ("\n".join(lines) + "\n").encode("latin-1")
-
-
-def _file_names(count: int, offset: int) -> list[str]:
-    # Mixed digit counts: load_files sorts names as strings ('100' < '99'), and so must we.
-    pool = ["9", "10", "100", "51060", "38440", "7", "1234"]
-    return [f"{pool[j % len(pool)]}{offset}" for j in range(count)]
-
-
-def build_fake_archive(path: Path, groups=FAKE_GROUPS, extra: int = 0) -> Path:
-    with tarfile.open(path, "w:gz") as tar:
-        for s, folder in enumerate(["20news-bydate-train", "20news-bydate-test"]):
-            _add_dir(tar, folder)
-            for g, group in enumerate(groups):
-                _add_dir(tar, f"{folder}/{group}")
-                count = 3 + (g + s) % 3 + extra
-                for j, name in enumerate(_file_names(count, offset=g * 10 + s)):
-                    _add_file(
-                        tar, f"{folder}/{group}/{name}", _message(group, 100 * s + 10 * g + j)
-                    )
-    return path
-
-
-def _add_dir(tar: tarfile.TarFile, name: str) -> None:
-    info = tarfile.TarInfo(name)
-    info.type = tarfile.DIRTYPE
-    info.mode = 0o755
-    tar.addfile(info)
-
-
-def _add_file(tar: tarfile.TarFile, name: str, data: bytes) -> None:
-    info = tarfile.TarInfo(name)
-    info.size = len(data)
-    info.mode = 0o644
-    tar.addfile(info, io.BytesIO(data))
+# The archive itself (FAKE_GROUPS, build_fake_archive) is in helpers.py: the benchmark and
+# notebook tests build one too.
 
 
 def _fake_fetch_remote(archive: Path):
@@ -346,7 +293,7 @@ def test_cache_location_follows_env(fake_archive, tmp_path, monkeypatch):
 def _archive_with(path: Path, members) -> Path:
     with tarfile.open(path, "w:gz") as tar:
         for name in ("20news-bydate-train/sci.med/1", "20news-bydate-test/sci.med/2"):
-            _add_file(tar, name, b"Subject: x\n\nbody\n")
+            tar_add_file(tar, name, b"Subject: x\n\nbody\n")
         for info, data in members:
             tar.addfile(info, io.BytesIO(data) if data is not None else None)
     return path
@@ -381,7 +328,7 @@ def test_unsafe_archive_is_rejected(member, tmp_path):
 def test_wrong_archive_layout(tmp_path):
     archive = tmp_path / "other.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
-        _add_file(tar, "something/else.txt", b"hello")
+        tar_add_file(tar, "something/else.txt", b"hello")
     with pytest.raises(ValueError, match="20news-bydate-train"):
         load_20newsgroups(archive=archive, data_home=tmp_path)
     assert list((tmp_path / "tfclf_20news").iterdir()) == []

@@ -19,7 +19,7 @@ import tfclf
 from tfclf import text
 from tfclf.datasets import NEWSGROUPS_TUTORIAL_CATEGORIES, load_20newsgroups
 
-from conftest import IN_CI
+from helpers import IN_CI
 
 pytestmark = pytest.mark.slow
 
@@ -39,10 +39,11 @@ def test_safetensors_weights_are_the_pretrained_encoder(minilm_dir):
     # all-MiniLM-L6-v2 is a sentence encoder: if its PyTorch safetensors were loaded wrongly (or
     # not at all), mean-pooled embeddings would not rank a paraphrase above an unrelated sentence.
     from tfclf._compat import tf, transformers
-    from tfclf.models import load_sequence_classifier
+    from tfclf.models import load_pretrained
+    from tfclf.pooling import classifier_class
 
     config = transformers.AutoConfig.from_pretrained(str(minilm_dir), num_labels=2)
-    model = load_sequence_classifier(minilm_dir, config)
+    model = load_pretrained(classifier_class(config), minilm_dir, config)
     tok = transformers.AutoTokenizer.from_pretrained(str(minilm_dir))
     sentences = ["A man is eating food.", "A man is eating a piece of bread.", "The stock market crashed today."]
     enc = tok(sentences, padding=True, return_tensors="np")

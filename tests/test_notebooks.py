@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from test_datasets import build_fake_archive
+from helpers import build_fake_archive
 
 pytest.importorskip("nbclient", reason="the notebook tests need the test extra (nbclient, ipykernel)")
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 import helpers
-from test_architectures import model_dir  # noqa: F401 - the four tiny architectures, reused
 
 import tfclf
 from tfclf import precision as P
@@ -73,10 +72,10 @@ def test_policy_scope_restores_the_global_policy():
 
 # -- training and predicting under a mixed policy --------------------------------------------------
 @pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
-def test_mixed_model_trains_with_float32_loss_and_reloads(model_dir, policy, tmp_path):  # noqa: F811
+def test_mixed_model_trains_with_float32_loss_and_reloads(tiny_encoder_dir, policy, tmp_path):
     from tfclf._compat import tf
 
-    kind, folder = model_dir
+    kind, folder = tiny_encoder_dir  # the four tiny architectures (conftest.py)
     texts, labels = helpers.toy_sentiment(48, seed=5)
     t = text.Transformer(str(folder), maxlen=32, precision=policy)
     trn = t.preprocess_train(texts, labels, verbose=0)

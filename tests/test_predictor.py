@@ -1,5 +1,5 @@
-"""Predictor: predictions, the pickle-free saved format (manifest, checksums, refusals), reloading
-in a fresh process, and LIME explanations."""
+"""Predictor: predictions, the pickle-free saved format (manifest, checksums, refusals), and reloading
+in a fresh process. Its LIME explanations (`Predictor.explain`, tfclf.explain) are in test_explain.py."""
 
 from __future__ import annotations
 
@@ -15,8 +15,7 @@ import numpy as np
 import pytest
 
 import tfclf
-from tfclf.explain import Explanation
-from tfclf.predictor import FORMAT_VERSION, MANIFEST, PredictorFormatError, read_manifest
+from tfclf.manifest import FORMAT_VERSION, MANIFEST, PredictorFormatError, read_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 TEXTS = [
@@ -248,134 +247,6 @@ def test_save_over_an_existing_predictor_replaces_it(predictor, saved, tmp_path)
     assert second["threshold"] == 0.7 and first["threshold"] == 0.5
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pred"]  # no temporary folders left behind
     assert tfclf.load_predictor(target).threshold == 0.7
-
-
-# --------------------------------------------------------------------------- explain
-
-
-def test_explain(predictor):
-    # A positive and a negative word. How the tiny model weighs the two against each other varies
-    # between training runs (measured: sometimes "awful" wins outright, sometimes "great"), so the
-    # expected answer comes from the model itself: the word whose removal moves P(pos) most.
-    doc = "the movie was great and the ending was awful"
-    exp = predictor.explain(doc, num_samples=100, class_name="pos")
-    assert isinstance(exp, Explanation)
-    assert exp.class_name == "pos" and exp.predicted == predictor.predict(doc) and exp.num_samples == 100
-    assert exp.probability == pytest.approx(predictor.predict_proba(doc)[1])
-    weights = exp.as_list()
-    assert all(isinstance(w, str) and isinstance(v, float) for w, v in weights)
-    assert sorted(w for w, _ in weights) == sorted(set(doc.split()))  # 7 words, all weighed
-    by_word = dict(weights)
-    p_pos = predictor.predict_proba(doc)[1]
-    effect = {w: p_pos - predictor.predict_proba(" ".join(x for x in doc.split() if x != w))[1] for w in by_word}
-    dominant = max(effect, key=lambda w: abs(effect[w]))
-    assert dominant in ("great", "awful")  # the model uses the sentiment words, nothing else
-    assert max(by_word, key=lambda w: abs(by_word[w])) == dominant  # LIME finds that word...
-    assert np.sign(by_word[dominant]) == np.sign(effect[dominant])  # ...and which way it pushes
-    assert by_word["great"] > by_word["awful"]
-    html = exp._repr_html_()
-    assert "great" in html and "awful" in html and "<span" in html and "pos" in html
-    text = str(exp)
-    assert text.startswith("Explanation of class 'pos'") and "great" in text and "LIME, 100 samples" in text
-    assert exp.as_dict()["weights"][0][0] == weights[0][0]
-    # Repeatable: the same seed gives the same weights.
-    assert predictor.explain(doc, num_samples=100, class_name="pos").as_list() == weights
-    # Without class_name, the predicted class is explained.
-    assert predictor.explain("bad awful", num_samples=50).class_name == "neg"
-
-
-def test_explanation_shows_every_class_probability(predictor, tmp_path):
-    doc = "great acting but an awful ending"
-    exp = predictor.explain(doc, num_samples=60)
-    probs = predictor.predict_proba(doc)
-    assert list(exp.probabilities) == predictor.get_classes()
-    np.testing.assert_allclose(list(exp.probabilities.values()), probs)
-    html = exp.to_html()
-    for name, p in exp.probabilities.items():
-        assert f">{p:.3f}<" in html and name in html
-    assert "towards the class" in html and "against it" in html
-    assert "probabilities: neg" in str(exp)
-    exp.save_html(tmp_path / "e.html")
-    page = (tmp_path / "e.html").read_text(encoding="utf-8")
-    assert page.startswith("<!doctype html>") and "<span" in page
-
-
-def test_explanation_stability_compares_seeds(predictor, monkeypatch):
-    import tfclf
-    import tfclf.explain as E
-
-    rows = tfclf.explanation_stability(predictor, ["bad awful film", "great fun great cast"],
-                                       num_samples=(20, 40), seeds=(0, 1, 2), top_k=3)
-    assert [r["num_samples"] for r in rows] == [20, 40]
-    for r in rows:
-        assert 0.0 <= r["min_overlap"] <= r["mean_overlap"] <= 1.0 and 0.0 <= r["identical_fraction"] <= 1.0
-        assert r["seconds"] > 0
-    # With every word weighed (top_k >= words), any two seeds pick the same set of words.
-    assert all(r["mean_overlap"] == 1.0 and r["changed_words"] == 0 for r in rows)
-
-    # Against a fake explainer whose top words are fixed per seed, the overlap is computed exactly.
-    fake = {0: ["a", "b", "c"], 1: ["a", "b", "d"], 2: ["a", "e", "f"]}
-    monkeypatch.setattr(E, "explain_text", lambda p, doc, num_features, num_samples, seed: E.Explanation(
-        text=doc, class_name="x", probability=1.0, predicted="x", weights=[(w, 1.0) for w in fake[seed]]))
-    (row,) = E.explanation_stability(predictor, ["doc"], num_samples=(10,), top_k=3)
-    # pairs: (0,1) share 2 of 3, (0,2) share 1, (1,2) share 1
-    assert row["mean_overlap"] == round((2 + 1 + 1) / 9, 4) and row["min_overlap"] == round(1 / 3, 4)
-    assert row["changed_words"] == round((1 + 2 + 2) / 3, 3) and row["identical_fraction"] == 0.0
-    with pytest.raises(ValueError, match="two seeds"):
-        E.explanation_stability(predictor, ["doc"], seeds=(0,))
-
-
-def test_explain_predicts_each_distinct_perturbation_once(predictor, monkeypatch):
-    from lime.lime_text import LimeTextExplainer
-
-    doc = "bad awful film"  # 3 words: at most 2**3 distinct perturbations, whatever num_samples is
-    seen = []
-    forward = predictor._forward
-
-    def spy(texts):
-        seen.append(list(texts))
-        return forward(texts)
-
-    monkeypatch.setattr(predictor, "_forward", spy)
-    exp = predictor.explain(doc, num_samples=300, class_name="neg")
-    lime_batch = max(seen, key=len)
-    assert len(lime_batch) == len(set(lime_batch)) <= 8
-    monkeypatch.setattr(predictor, "_forward", forward)
-    # Same weights as LIME predicting all 300 samples one by one.
-    naive = LimeTextExplainer(class_names=predictor.get_classes(), random_state=0, bow=True).explain_instance(
-        doc, lambda ts: np.stack([predictor.predict_proba(t) for t in ts]), labels=[0], num_features=10,
-        num_samples=300)
-    got, want = dict(exp.as_list()), dict(naive.as_list(label=0))
-    assert got.keys() == want.keys()
-    for word in got:
-        assert got[word] == pytest.approx(want[word], abs=1e-5)
-
-
-def test_explain_other_classes(predictor):
-    doc = "awful plot but great music"
-    neg = predictor.explain(doc, num_samples=100, class_name="neg", num_features=3)
-    assert neg.class_name == "neg" and len(neg.as_list()) <= 3
-    both = predictor.explain(doc, num_samples=100, all_targets=True)
-    assert [e.class_name for e in both] == ["neg", "pos"]
-    # In a two-class softmax the two explanations mirror each other.
-    pos_weights = dict(both[1].as_list())
-    for word, weight in both[0].as_list():
-        assert weight == pytest.approx(-pos_weights[word], abs=1e-6)
-
-
-def test_explain_errors(predictor, tmp_path):
-    with pytest.raises(ValueError, match="at least one word"):
-        predictor.explain("   ")
-    with pytest.raises(TypeError, match="one text"):
-        predictor.explain(["good"])
-    with pytest.raises(ValueError, match="class_name 'maybe'"):
-        predictor.explain("good", class_name="maybe")
-    with pytest.raises(ValueError, match="num_samples"):
-        predictor.explain("good", num_samples=0)
-    exp = predictor.explain("good movie", n_samples=50)  # ktrain's name for num_samples
-    assert exp.num_samples == 50
-    exp.save_html(tmp_path / "e.html")
-    assert "good" in (tmp_path / "e.html").read_text()
 
 
 @pytest.mark.parametrize("fault", [RuntimeError("crash midway"), OSError(28, "No space left on device")])

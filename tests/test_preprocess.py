@@ -1,4 +1,6 @@
-"""Transformer (preprocessing) on tiny DistilBERT / BERT folders, model resolution, and the classifier."""
+"""Transformer (preprocessing) on tiny DistilBERT / BERT folders, and the classifier it builds.
+
+Resolving model names and folders, and reading weights (h5, safetensors), are in test_models.py."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import helpers
 from tfclf import text
 from tfclf.data import TextDataset
 from tfclf.labels import MULTICLASS, MULTILABEL, REGRESSION
-from tfclf.models import ModelNotFoundError, resolve_model
+from tfclf.models import ModelNotFoundError
 
 
 @pytest.fixture(params=["distilbert", "bert"])
@@ -136,60 +138,7 @@ def test_mode_test_is_preprocess_test(tiny_distilbert_dir):
         t.preprocess_train(["bad"], ["neg"], mode="valid")
 
 
-# --------------------------------------------------------------------------- resolving models
-
-
-def test_folder_without_weights(tiny_distilbert_dir, tmp_path):
-    folder = helpers.copy_config_and_tokenizer(tiny_distilbert_dir, tmp_path / "no-weights")
-    with pytest.raises(ModelNotFoundError, match="has no weights"):
-        resolve_model(folder)
-    t = text.Transformer(str(folder), maxlen=16)
-    with pytest.raises(ModelNotFoundError):
-        t.preprocess_train(["good", "bad"], ["pos", "neg"], verbose=0)
-    # A lone pytorch_model.bin (a pickle) gets its own advice.
-    (folder / "pytorch_model.bin").write_bytes(b"\x80\x04not really")
-    with pytest.raises(ModelNotFoundError, match="pickle that needs torch"):
-        resolve_model(folder)
-
-
-def test_folder_without_config(tmp_path):
-    (tmp_path / "tf_model.h5").write_bytes(b"")
-    with pytest.raises(ModelNotFoundError, match="no config.json"):
-        resolve_model(tmp_path)
-
-
-def test_missing_folder_path():
-    with pytest.raises(ModelNotFoundError, match="does not exist"):
-        resolve_model("./no/such/model/folder")
-
-
-def test_unresolvable_name_offline_says_how_to_provide_it():
-    # conftest sets HF_HUB_OFFLINE=1 (and the socket guard would catch any connection).
-    with pytest.raises(ModelNotFoundError) as info:
-        resolve_model("tfclf-tests/no-such-model")
-    msg = str(info.value)
-    assert "offline mode is on" in msg
-    assert "huggingface-cli download tfclf-tests/no-such-model --local-dir DIR" in msg
-    assert "pass DIR as the model name" in msg
-    # Through the Transformer too (the first use resolves the name).
-    with pytest.raises(ModelNotFoundError, match="--local-dir"):
-        text.Transformer("tfclf-tests/no-such-model").get_tokenizer()
-
-
-def test_resolve_model_rejects_non_names():
-    with pytest.raises(TypeError):
-        resolve_model(None)
-    with pytest.raises(TypeError):
-        resolve_model("   ")
-
-
 # --------------------------------------------------------------------------- classifier
-
-
-def _logits(model, t, texts):
-    ds = t.preprocess_test(texts, verbose=0)
-    ids, mask = ds.pad_batch(np.arange(len(ds)))
-    return model({"input_ids": ids, "attention_mask": mask}, training=False).logits.numpy()
 
 
 @pytest.mark.parametrize(
@@ -209,7 +158,7 @@ def test_get_classifier(tiny_distilbert_dir, y, mode, outputs, loss_name):
     # the loss runs on float32 logits (mixed precision), wrapping the Keras loss for the mode
     assert type(model.loss).__name__ == "Float32Loss" and type(model.loss.inner).__name__ == loss_name
     assert model.config.num_labels == outputs
-    assert _logits(model, t, ["good movie", "bad"]).shape == (2, outputs)
+    assert helpers.logits_of(model, t, ["good movie", "bad"]).shape == (2, outputs)
     if mode != REGRESSION:
         assert model.config.id2label == dict(enumerate(t.get_classes()))
 
@@ -221,69 +170,6 @@ def test_get_classifier_multilabel_must_agree(tiny_distilbert_dir):
         t.get_classifier(multilabel=True)
 
 
-def test_safetensors_loads_the_same_model_as_h5(tiny_bert_dir, tiny_bert_safetensors_dir):
-    # The same weights, as TF h5 and as PyTorch safetensors (converted in memory without torch):
-    # the two classifiers must compute the same logits.
-    assert not (tiny_bert_safetensors_dir / "tf_model.h5").exists()
-    texts = ["good movie", "the plot was awful and boring", "love it"]
-    logits = []
-    for folder in (tiny_bert_dir, tiny_bert_safetensors_dir):
-        t = text.Transformer(str(folder), maxlen=32)
-        t.preprocess_train(["good", "bad"], ["neg", "pos"], verbose=0)  # 2 classes: the saved head fits
-        logits.append(_logits(t.get_classifier(), t, texts))
-    assert np.abs(logits[0]).max() > 1e-3  # not a degenerate all-zero output
-    np.testing.assert_allclose(logits[0], logits[1], rtol=1e-5, atol=1e-6)
-
-
-def test_sharded_safetensors_load_like_one_file(tmp_path, tiny_bert_dir, tiny_bert_model):
-    # Big hub checkpoints come as model.safetensors.index.json plus shards.
-    import json
-
-    from safetensors.numpy import save_file
-
-    folder = helpers.copy_config_and_tokenizer(tiny_bert_dir, tmp_path / "sharded")
-    state = helpers.pytorch_state_dict(tiny_bert_model)
-    keys = sorted(state)
-    shards = {"model-00001-of-00002.safetensors": keys[::2], "model-00002-of-00002.safetensors": keys[1::2]}
-    weight_map = {}
-    for name, shard_keys in shards.items():
-        save_file({k: state[k] for k in shard_keys}, str(folder / name), metadata={"format": "pt"})
-        weight_map.update({k: name for k in shard_keys})
-    (folder / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
-    texts = ["good movie", "awful"]
-    logits = []
-    for f in (tiny_bert_dir, folder):
-        t = text.Transformer(str(f), maxlen=16)
-        t.preprocess_train(["good", "bad"], ["neg", "pos"], verbose=0)
-        logits.append(_logits(t.get_classifier(), t, texts))
-    np.testing.assert_allclose(logits[0], logits[1], rtol=1e-5, atol=1e-6)
-
-
-def test_base_model_safetensors_loads_the_encoder(tmp_path, tiny_bert_dir, tiny_bert_model):
-    # A hub checkpoint such as all-MiniLM-L6-v2 is a bare encoder: keys without the "bert." prefix
-    # and no classifier head. The encoder must load; the head is new.
-    folder = helpers.copy_config_and_tokenizer(tiny_bert_dir, tmp_path / "base")
-    helpers.save_pytorch_safetensors(folder, helpers.pytorch_state_dict(tiny_bert_model, strip_prefix="bert."))
-    t = text.Transformer(str(folder), maxlen=16)
-    t.preprocess_train(["good", "bad", "meh"], ["pos", "neg", "meh"], verbose=0)
-    model = t.get_classifier()
-    for got, want in zip(model.bert.get_weights(), tiny_bert_model.bert.get_weights()):
-        np.testing.assert_array_equal(got, want)
-
-
-@pytest.mark.parametrize("weights", ["h5", "safetensors"])
-def test_checkpoint_with_a_head_of_another_size(weights, tiny_bert_dir, tiny_bert_safetensors_dir, tiny_bert_model):
-    # The saved BERT has a 2-label head; 3 classes need a new head, and the encoder still loads
-    # (this failed with "cannot reshape array of size 64 into shape (32,3)").
-    folder = tiny_bert_dir if weights == "h5" else tiny_bert_safetensors_dir
-    t = text.Transformer(str(folder), maxlen=16)
-    t.preprocess_train(["good", "bad", "meh"], ["pos", "neg", "meh"], verbose=0)
-    model = t.get_classifier()
-    assert _logits(model, t, ["good"]).shape == (1, 3)
-    for got, want in zip(model.bert.get_weights(), tiny_bert_model.bert.get_weights()):
-        np.testing.assert_array_equal(got, want)
-
-
 def test_get_classifier_fpath_loads_saved_weights(tiny_distilbert_dir, tmp_path):
     t = text.Transformer(str(tiny_distilbert_dir), maxlen=16)
     t.preprocess_train(["good", "bad"], ["pos", "neg"], verbose=0)
@@ -291,7 +177,8 @@ def test_get_classifier_fpath_loads_saved_weights(tiny_distilbert_dir, tmp_path)
     first.save_weights(str(tmp_path / "w.h5"))
     second = t.get_classifier(fpath=str(tmp_path / "w.h5"))
     # The heads are randomly initialised, so only loading makes the logits agree.
-    np.testing.assert_allclose(_logits(first, t, ["good movie"]), _logits(second, t, ["good movie"]), rtol=1e-6)
+    np.testing.assert_allclose(helpers.logits_of(first, t, ["good movie"]), helpers.logits_of(second, t, ["good movie"]),
+                               rtol=1e-6)
 
 
 def test_to_json_and_from_saved_round_trip(tiny_distilbert_dir):

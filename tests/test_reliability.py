@@ -15,7 +15,6 @@ import helpers
 
 import tfclf
 from tfclf import text
-from tfclf.models import ModelNotFoundError
 
 
 @pytest.fixture(scope="module")
@@ -58,16 +57,7 @@ def test_maxlen_beyond_the_model_is_refused(tiny_distilbert_dir):
         text.Transformer(str(tiny_distilbert_dir), maxlen=65).preprocess_train(["good", "bad"], ["p", "n"])
 
 
-def test_model_folder_without_weights(tmp_path, tiny_distilbert_dir):
-    for name in ("config.json", "vocab.txt"):
-        (tmp_path / name).write_bytes((tiny_distilbert_dir / name).read_bytes())
-    with pytest.raises(ModelNotFoundError, match="no weights"):
-        text.Transformer(str(tmp_path)).preprocess_train(["good", "bad"], ["p", "n"])
-
-
-def test_unresolvable_model_name_says_how_to_provide_it():
-    with pytest.raises(ModelNotFoundError, match="download it where there is internet"):
-        text.Transformer("no-such-org/no-such-model").preprocess_train(["good", "bad"], ["p", "n"])
+# A model folder without weights and an unresolvable model name: test_models.py.
 
 
 TRAIN_INPUTS = [
@@ -237,20 +227,7 @@ def test_empty_and_whitespace_texts_have_a_defined_prediction(predictor):
     assert predictor.predict("") in predictor.get_classes()
 
 
-EXPLAIN_INPUTS = [
-    ("", {}, ValueError, "at least one word"),
-    ("   ", {}, ValueError, "at least one word"),
-    (["a list"], {}, TypeError, "one text"),
-    ("good movie", {"num_samples": 0}, ValueError, "num_samples"),
-    ("good movie", {"num_features": -1}, ValueError, "num_features"),
-    ("good movie", {"class_name": "nope"}, ValueError, "class_name"),
-]
-
-
-@pytest.mark.parametrize("doc, kwargs, error, word", EXPLAIN_INPUTS)
-def test_explain_rejects_bad_input(predictor, doc, kwargs, error, word):
-    with pytest.raises(error, match=word):
-        predictor.explain(doc, **kwargs)
+# Bad input to explain: EXPLAIN_INPUTS in test_explain.py.
 
 
 def test_load_predictor_on_a_missing_folder_or_a_file(tmp_path):
@@ -369,7 +346,7 @@ def test_interrupted_training_resumes_to_the_same_result(tiny_distilbert_dir, tm
         tfclf.set_seed(7)
         t = text.Transformer(str(tiny_distilbert_dir), maxlen=32)
         trn = t.preprocess_train(*helpers.toy_sentiment(48, seed=5), verbose=0)
-        from tfclf.preprocess import compile_classifier
+        from tfclf.classifier import compile_classifier
 
         model = t.get_classifier()
         for layer in model.submodules:  # dropout off: its masks are not part of a checkpoint

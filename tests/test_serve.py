@@ -27,7 +27,7 @@ import helpers  # noqa: E402
 
 import tfclf  # noqa: E402
 from tfclf import serve  # noqa: E402
-from tfclf.predictor import read_manifest  # noqa: E402
+from tfclf.manifest import read_manifest  # noqa: E402
 
 LIMITS = dict(max_texts=8, max_chars=2_000, max_body_bytes=200_000)
 BATCH_WAIT_MS = 50  # long enough that a burst of concurrent requests shares model calls
