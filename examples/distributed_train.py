@@ -5,7 +5,7 @@ uses every GPU of one machine (or, with ``--logical-cpus N`` on a CPU-only machi
 devices, to try it out). The batch size is global: each optimizer step sees that many documents,
 summed over all replicas.
 
-    # two workers on one machine, on loopback ports (what the README shows was run):
+    # two workers on one machine, on loopback ports (the run benchmarks/RESULTS.md records):
     TF_CONFIG='{"cluster": {"worker": ["127.0.0.1:23456", "127.0.0.1:23457"]}, "task": {"type": "worker", "index": 0}}' \
         python examples/distributed_train.py --strategy multiworker --model MODEL_DIR --limit 64 --output OUT &
     TF_CONFIG='{"cluster": {"worker": ["127.0.0.1:23456", "127.0.0.1:23457"]}, "task": {"type": "worker", "index": 1}}' \
