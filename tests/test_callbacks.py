@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import tfclf
-from tfclf._compat import keras, tf
+from tfclf._compat import keras
 from tfclf.callbacks import (BatchLoss, BestWeightsGuard, EpochCheckpoint, PeakReducer, Recorder, latest_checkpoint,
                              restore_checkpoint)
 

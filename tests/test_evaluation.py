@@ -115,3 +115,22 @@ def test_learner_inspections_predict_once_until_the_model_changes(trained, monke
     learner.metrics()
     assert len(calls) == 3
     capsys.readouterr()
+
+
+def test_calibration_views_read_the_same_probabilities(tmp_path):
+    from tfclf import calibration
+
+    rng = np.random.default_rng(1)
+    probs = to_probabilities(3 * rng.normal(size=(200, 3)), "multiclass")
+    y = rng.integers(0, 3, size=200)
+    ev = Evaluation(probs, _data(y))
+    scores = ev.calibration(n_bins=10)
+    assert scores["ece"] == pytest.approx(calibration.expected_calibration_error(probs, y, "multiclass", 10))
+    assert scores["accuracy"] == pytest.approx(ev.metrics["accuracy"])
+    assert scores["log_loss"] == pytest.approx(ev.metrics["log_loss"], abs=1e-6)
+    assert ev.reliability_curve(10)["n_bins"] == 10
+    curve = ev.risk_coverage()
+    assert curve["coverage"][0] == 1.0 and curve["accuracy"][0] == pytest.approx(ev.metrics["accuracy"])
+    assert ev.plot_reliability(show=False, save_path=tmp_path / "r.png") is not None
+    assert ev.plot_risk_coverage(show=False, save_path=tmp_path / "rc.png") is not None
+    assert (tmp_path / "r.png").stat().st_size > 0 and (tmp_path / "rc.png").stat().st_size > 0

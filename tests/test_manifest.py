@@ -30,7 +30,7 @@ def test_written_folder_reads_back_with_checksums(tmp_path):
     assert manifest["format_version"] == FORMAT_VERSION and list(manifest["files"]) == ["weights.h5"]
     fields = preprocessor_fields(manifest)
     assert fields["reading"] == Reading(maxlen=64, max_windows=2) and fields["labels"] == LABELS
-    assert predictor_fields(manifest) == {"batch_size": 8, "threshold": 0.5}
+    assert predictor_fields(manifest) == {"batch_size": 8, "threshold": 0.5, "temperature": 1.0}
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folder left
     (folder / "weights.h5").write_bytes(b"x" * 10)
     with pytest.raises(PredictorFormatError, match="does not match its checksum"):
@@ -41,12 +41,12 @@ def test_a_version_1_manifest_from_before_the_reading_options_reads_as_the_defau
     folder = _write(tmp_path / "p")
     manifest = json.loads((folder / MANIFEST).read_text())
     for key in ("truncation", "head_tokens", "max_windows", "window_overlap", "aggregate", "pooling", "threshold",
-                "batch_size"):
+                "batch_size", "temperature"):
         manifest.pop(key)
     (folder / MANIFEST).write_text(json.dumps(manifest))
     old = read_manifest(folder)
     assert preprocessor_fields(old)["reading"] == Reading(maxlen=64)
-    assert predictor_fields(old) == {"batch_size": 32, "threshold": 0.5}
+    assert predictor_fields(old) == {"batch_size": 32, "threshold": 0.5, "temperature": 1.0}
 
 
 def test_per_label_thresholds_are_saved_as_numbers():

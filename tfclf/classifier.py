@@ -10,8 +10,8 @@ given, inside a `tf.distribute` strategy's scope (`tfclf.distribute`):
 
 What a model needs to be rebuilt or handed on lives in its configuration, which transformers
 saves as config.json: the labels and problem type, the pooling (`tfclf.pooling`), the training
-options of `get_classifier` (`training_options`) and tuned multi-label thresholds
-(`thresholds_of`). Nothing is kept as an attribute on the Keras object.
+options of `get_classifier` (`training_options`), tuned multi-label thresholds (`thresholds_of`)
+and a calibration temperature (`temperature_of`). Nothing is kept as an attribute on the Keras object.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from tfclf.labels import MULTICLASS, MULTILABEL, REGRESSION
 
 OPTIONS_KEY = "tfclf_training"
 THRESHOLDS_KEY = "tfclf_thresholds"
+TEMPERATURE_KEY = "tfclf_temperature"
 _PROBLEM_TYPES = {MULTICLASS: "single_label_classification", MULTILABEL: "multi_label_classification",
                   REGRESSION: "regression"}
 
@@ -74,6 +75,19 @@ def set_thresholds(model, thresholds: list[float] | None) -> None:
         raise TypeError("thresholds are recorded in a transformers model's configuration; "
                         "this model has none (build it with Transformer.get_classifier())")
     setattr(config, THRESHOLDS_KEY, None if thresholds is None else [float(t) for t in thresholds])
+
+
+def temperature_of(model) -> float:
+    """The temperature `Learner.calibrate` fitted for `model` (1.0: the probabilities as trained)."""
+    return float(getattr(getattr(model, "config", None), TEMPERATURE_KEY, None) or 1.0)
+
+
+def set_temperature(model, temperature: float) -> None:
+    """Records a fitted temperature in `model`'s configuration."""
+    config = getattr(model, "config", None)
+    if config is None:
+        raise TypeError("the temperature is recorded in a transformers model's configuration; this model has none")
+    setattr(config, TEMPERATURE_KEY, float(temperature))
 
 
 def _strategy_scope(strategy):

@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--text-column", default="text", help="with --output: the text's key/column in .jsonl/.csv")
     p.add_argument("--chunk-size", type=_positive_int, default=1024, help="with --output: texts per chunk")
     p.add_argument("--proba", action="store_true", help="print JSON lines with the class probabilities")
+    p.add_argument("--min-confidence", type=float, default=None, metavar="P",
+                   help="abstain below P: a text whose highest probability is under P gets no label "
+                        "(printed as an empty line, or null with --proba / --output)")
     p.add_argument("--batch-size", type=_positive_int, default=None)
 
     e = sub.add_parser("explain", epilog=EPILOG, help="explain one prediction with LIME")
@@ -124,7 +127,7 @@ def _predict(args) -> None:
             raise ValueError("--output streams a --file: pass --file F (and no texts as arguments)")
         predictor = load_predictor(args.predictor, batch_size=args.batch_size)
         summary = predictor.predict_file(args.file, args.output, chunk_size=args.chunk_size,
-                                         text_column=args.text_column)
+                                         text_column=args.text_column, min_confidence=args.min_confidence)
         print(f"{summary['documents']} predictions written to {summary['output']} "
               f"in {summary['seconds']:.1f} s ({summary['docs_per_s']:.0f} documents/s)")
         return
@@ -133,13 +136,13 @@ def _predict(args) -> None:
         raise ValueError("the input has no lines to classify")
     predictor = load_predictor(args.predictor, batch_size=args.batch_size)
     probs = predictor.predict_proba(texts)
-    labels = predictor.decode(probs)
+    labels = predictor.decode(probs, min_confidence=args.min_confidence)
     classes = predictor.get_classes()
     for label, row in zip(labels, probs):
         if args.proba:
             print(json.dumps({"label": label, "probabilities": dict(zip(classes, map(float, row)))}))
         else:
-            print(", ".join(label) if isinstance(label, list) else label)
+            print(", ".join(label) if isinstance(label, list) else "" if label is None else label)
 
 
 def _explain(args) -> None:

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tfclf.classifier import set_thresholds, thresholds_of
+from tfclf.classifier import set_temperature, set_thresholds, temperature_of, thresholds_of
 from tfclf.data import TextDataset
-from tfclf.inference import LogitsFunction, per_example_loss, predict_documents
+from tfclf.inference import LogitsFunction, document_probabilities, per_example_loss, predict_logits
 from tfclf.labels import MULTICLASS, MULTILABEL, REGRESSION
 from tfclf.multilabel import DEFAULT_THRESHOLD, Thresholds, multilabel_metrics, thresholds_array, tune_thresholds
 
@@ -182,6 +182,38 @@ class Evaluation:
                 print(textwrap.fill(snippet, width=78) if snippet else "(empty text)")
         print("-" * 78)
 
+    def calibration(self, n_bins: int = 15) -> dict:
+        """How honest the probabilities are: expected calibration error (`n_bins` equal-width
+        bins), log loss, Brier score and accuracy (`tfclf.calibration.calibration_report`)."""
+        from tfclf.calibration import calibration_report
+
+        return calibration_report(self.probs, None, self.y_true, self.mode, n_bins)["before"]
+
+    def reliability_curve(self, n_bins: int = 15) -> dict:
+        """Accuracy against confidence per bin (`tfclf.calibration.reliability_curve`)."""
+        from tfclf.calibration import reliability_curve
+
+        return reliability_curve(self.probs, self.y_true, self.mode, n_bins)
+
+    def plot_reliability(self, n_bins: int = 15, show: bool = True, save_path: str | Path | None = None):
+        """The reliability diagram: a calibrated model's bars follow the diagonal."""
+        from tfclf import plots
+
+        return plots.reliability_plot(self.reliability_curve(n_bins), show=show, save_path=save_path)
+
+    def risk_coverage(self, thresholds=None) -> dict:
+        """Accuracy of the texts answered against the fraction answered, when texts whose top
+        probability is under a threshold abstain (``predict(..., min_confidence=p)``)."""
+        from tfclf.calibration import risk_coverage
+
+        return risk_coverage(self.probs, self.y_true, self.mode, thresholds)
+
+    def plot_risk_coverage(self, show: bool = True, save_path: str | Path | None = None):
+        """The risk-coverage curve: pick `min_confidence` where the accuracy is what you need."""
+        from tfclf import plots
+
+        return plots.risk_coverage_plot(self.risk_coverage(), show=show, save_path=save_path)
+
     def plot_confusion_matrix(self, class_names: list[str] | None = None, normalize: bool = False,
                               show: bool = True, save_path: str | Path | None = None):
         """The confusion matrix as a figure (true classes in rows, predictions in columns)."""
@@ -209,16 +241,21 @@ class EvaluationMixin:
         head = [float(np.abs(v.numpy()).sum()) for v in self.model.trainable_variables[-2:]]
         return int(keras.backend.get_value(self.model.optimizer.iterations)), self._weights_loaded, *head
 
-    def _probabilities(self, data: TextDataset) -> np.ndarray:
-        """The model's output for `data`, from the last pass while the model is unchanged."""
+    def _logits(self, data: TextDataset) -> np.ndarray:
+        """The model's per-row logits for `data`, from the last pass while the model is unchanged."""
         version = self._model_version()
         if self._predicted is not None and self._predicted[0] is data and self._predicted[1] == version:
             return self._predicted[2]
         if self._logits_fn is None:
             self._logits_fn = LogitsFunction(self.model)
-        probs = predict_documents(self._logits_fn, data, self.eval_batch_size)
-        self._predicted = (data, version, probs)
-        return probs
+        logits = predict_logits(self._logits_fn, data, self.eval_batch_size)
+        self._predicted = (data, version, logits)
+        return logits
+
+    def _probabilities(self, data: TextDataset) -> np.ndarray:
+        """Per-document probabilities, at the temperature `calibrate` fitted (1 before)."""
+        return document_probabilities(self._logits(data), data.mode, temperature_of(self.model),
+                                      doc_ids=data.doc_ids, n_docs=data.n_docs, aggregate=data.aggregate)
 
     def predict(self, val_data: TextDataset | None = None) -> np.ndarray:
         """Probabilities (or regression values) for every document of `val_data`, in its order."""
@@ -294,6 +331,22 @@ class EvaluationMixin:
                   f"threshold {result.global_threshold:.2f}, {result.score:.4f} with per-label thresholds "
                   f"{', '.join(f'{t:.2f}' for t in result.thresholds)}")
         return result
+
+    def calibrate(self, val_data: TextDataset | None = None, n_bins: int = 15, verbose: int = 1) -> dict:
+        """Fits a temperature on `val_data` (default: the validation data) by minimising log loss.
+
+        The temperature is kept in the model's configuration: this Learner's evaluations and a
+        predictor made with `get_predictor` (which saves it) use it. Single-label predictions
+        never change. See `Predictor.calibrate` for the returned report.
+        """
+        from tfclf.calibration import calibrate_logits, summary
+
+        data = self._val(val_data)
+        report = calibrate_logits(self._logits(data), data, n_bins=n_bins)
+        set_temperature(self.model, report["temperature"])
+        if verbose:
+            print(summary(report))
+        return report
 
     def evaluate(self, test_data: TextDataset | None = None, print_report: bool = True,
                  save_path: str | None = None, class_names: list[str] | None = None):

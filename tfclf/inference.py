@@ -41,20 +41,31 @@ def predict_logits(fn: LogitsFunction, data: TextDataset, batch_size: int) -> np
     return out
 
 
-def predict_documents(fn: LogitsFunction, data: TextDataset, batch_size: int) -> np.ndarray:
-    """Probabilities (or regression values) per document of `data`, in its order.
+def predict_documents(fn: LogitsFunction, data: TextDataset, batch_size: int, temperature: float = 1.0) -> np.ndarray:
+    """Probabilities (or regression values) per document of `data`, in its order (see
+    `document_probabilities`)."""
+    return document_probabilities(predict_logits(fn, data, batch_size), data.mode, temperature,
+                                  doc_ids=data.doc_ids, n_docs=data.n_docs, aggregate=data.aggregate)
 
-    A dataset of windows (``data.doc_ids`` set) is averaged per document: the logits, then the
-    softmax / sigmoid ("mean_logits"), or the probabilities ("mean_probs").
+
+def document_probabilities(logits: np.ndarray, mode: str, temperature: float = 1.0, *, doc_ids=None,
+                           n_docs: int | None = None, aggregate: str = "mean_logits") -> np.ndarray:
+    """Per-document probabilities from per-row logits divided by `temperature` (1: as trained;
+    `tfclf.calibration` fits it). Rows that are windows (`doc_ids` given) are averaged per
+    document: the logits, then the softmax / sigmoid ("mean_logits"), or the probabilities
+    ("mean_probs"). Regression values are never scaled.
     """
-    from tfclf.reading import MEAN_PROBS, aggregate
+    from tfclf.reading import MEAN_PROBS
+    from tfclf.reading import aggregate as per_document
 
-    logits = predict_logits(fn, data, batch_size)
-    if data.doc_ids is None:
-        return to_probabilities(logits, data.mode)
-    if data.aggregate == MEAN_PROBS:
-        return aggregate(to_probabilities(logits, data.mode), data.doc_ids, data.n_docs)
-    return to_probabilities(aggregate(logits, data.doc_ids, data.n_docs), data.mode)
+    z = np.asarray(logits, dtype=np.float64)
+    if mode != REGRESSION and temperature != 1.0:
+        z = z / temperature
+    if doc_ids is None:
+        return to_probabilities(z, mode)
+    if aggregate == MEAN_PROBS:
+        return per_document(to_probabilities(z, mode), doc_ids, n_docs)
+    return to_probabilities(per_document(z, doc_ids, n_docs), mode)
 
 
 def to_probabilities(logits: np.ndarray, mode: str) -> np.ndarray:

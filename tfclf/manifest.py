@@ -41,7 +41,7 @@ class PredictorFormatError(ValueError):
 
 
 def build_manifest(*, model_name: str, model_type: str, architecture: str, precision: str, reading: Reading,
-                   labels: dict, threshold: Any, batch_size: int, pooling: str) -> dict:
+                   labels: dict, threshold: Any, batch_size: int, pooling: str, temperature: float = 1.0) -> dict:
     """The manifest's content, less the checksums `write_folder` adds."""
     from tfclf._compat import versions
 
@@ -58,6 +58,7 @@ def build_manifest(*, model_name: str, model_type: str, architecture: str, preci
         "labels": labels,
         "threshold": float(threshold) if np.ndim(threshold) == 0 else [float(v) for v in threshold],
         "batch_size": batch_size,
+        "temperature": float(temperature),  # probabilities = softmax(logits / temperature); 1 = as trained
         # how long texts are read (tfclf.reading); absent in older manifests = the defaults
         **{k: v for k, v in reading.to_json().items() if k != "maxlen"},
         "pooling": pooling,  # the model's config holds the same; this copy is for people reading it
@@ -177,8 +178,10 @@ def preprocessor_fields(manifest: dict) -> dict:
 
 
 def predictor_fields(manifest: dict) -> dict:
-    """The `Predictor`'s own settings: batch size and decision threshold."""
-    return {"batch_size": manifest.get("batch_size") or 32, "threshold": manifest.get("threshold", 0.5)}
+    """The `Predictor`'s own settings: batch size, decision threshold and temperature (1 in
+    manifests written before calibration existed)."""
+    return {"batch_size": manifest.get("batch_size") or 32, "threshold": manifest.get("threshold", 0.5),
+            "temperature": float(manifest.get("temperature", 1.0))}
 
 
 def describe(manifest: dict, folder: str | os.PathLike) -> str:
@@ -191,7 +194,8 @@ def describe(manifest: dict, folder: str | os.PathLike) -> str:
         f"created {manifest.get('created', '?')})",
         f"model: {manifest.get('model_name')} ({manifest.get('architecture')}, type {manifest.get('model_type')}), "
         f"maxlen {manifest['maxlen']}, reading {how}, pooling {manifest.get('pooling', 'cls')}",
-        f"labels: {labels['mode']}, {len(labels['classes'])} classes: {', '.join(labels['classes'])}",
+        f"labels: {labels['mode']}, {len(labels['classes'])} classes: {', '.join(labels['classes'])}"
+        + (f"; temperature {manifest['temperature']:.4g}" if manifest.get("temperature", 1.0) != 1.0 else ""),
         "versions: " + ", ".join(f"{k} {v}" for k, v in manifest.get("versions", {}).items()),
         "files (sha256 verified):",
         *(f"  {digest}  {name}" for name, digest in manifest["files"].items()),

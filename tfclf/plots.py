@@ -1,5 +1,5 @@
 """The matplotlib figures: LR finder curve, training loss / LR / momentum per step, learning
-curves per epoch, and the confusion matrix.
+curves per epoch, the confusion matrix, the reliability diagram and the risk-coverage curve.
 
 Figures are built with pyplot so that notebooks display them; `show=True` calls ``plt.show()``
 only under an interactive backend, so scripts and the CLI never block or warn. Every function
@@ -132,5 +132,71 @@ def confusion_matrix_plot(cm, class_names, normalize: bool = False, show: bool =
         for j in range(n):
             text = f"{values[i, j]:.2f}" if normalize else f"{int(cm[i, j])}"
             ax.text(j, i, text, ha="center", va="center", color="white" if values[i, j] > threshold else "black")
+    fig.tight_layout()
+    return _finish(fig, show, save_path)
+
+
+def _curve_values(curve: dict, keys: tuple[str, ...], name: str) -> list[np.ndarray]:
+    missing = [k for k in keys if k not in curve]
+    if missing:
+        raise ValueError(f"{name} lacks {missing}: pass the dict that tfclf.calibration made")
+    return [np.asarray(curve[k], dtype=float) for k in keys]
+
+
+def reliability_plot(curve_before: dict, curve_after: dict | None = None, show: bool = True, save_path=None):
+    """A reliability diagram: per confidence bin, the accuracy against the mean confidence, with the
+    diagonal that perfectly calibrated probabilities follow, before (and after) calibration; the
+    bins' counts below. The curves are `tfclf.calibration.reliability_curve` results."""
+    plt = _pyplot()
+    fig, (ax, counts_ax) = plt.subplots(2, 1, figsize=(6, 6.4), sharex=True,
+                                        gridspec_kw={"height_ratios": [3, 1]})
+    ax.plot([0, 1], [0, 1], ls="--", color="gray", lw=1, label="perfectly calibrated")
+    curves = [(curve_before, "before", "#d62728", "o")]
+    if curve_after is not None:
+        curves.append((curve_after, "after", "#1f77b4", "s"))
+    for i, (curve, name, color, marker) in enumerate(curves):
+        lower, upper, count, conf, acc = _curve_values(
+            curve, ("lower", "upper", "count", "confidence", "accuracy"), f"the {name} curve")
+        filled = count > 0
+        ece = curve.get("ece")
+        label = name if ece is None else f"{name} (ECE {ece:.4f})"
+        # Bars per bin show the gap to the diagonal; points sit at the bin's mean confidence.
+        width = (upper - lower) / len(curves)
+        ax.bar(lower[filled] + i * width[filled], acc[filled], width=width[filled], align="edge", color=color,
+               alpha=0.25, edgecolor=color)
+        ax.plot(conf[filled], acc[filled], marker=marker, color=color, lw=1.5, label=label)
+        counts_ax.bar(lower + i * width, count, width=width, align="edge", color=color, alpha=0.6, label=name)
+    single = curve_before.get("mode", "multiclass") != "multilabel"
+    ax.set_ylabel("accuracy" if single else "fraction of positive targets")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    n_bins = curve_before.get("n_bins", len(curve_before["count"]))
+    ax.set_title(f"reliability diagram ({n_bins} equal-width bins)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="upper left")
+    counts_ax.set_xlabel("confidence (top-class probability)" if single else "predicted probability")
+    counts_ax.set_ylabel("texts" if single else "cells")
+    counts_ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    return _finish(fig, show, save_path)
+
+
+def risk_coverage_plot(curve: dict, show: bool = True, save_path=None):
+    """Accuracy of the texts answered against the fraction answered (coverage) when texts below a
+    confidence threshold get no label; the curve is `tfclf.calibration.risk_coverage`'s."""
+    plt = _pyplot()
+    coverage, accuracy = _curve_values(curve, ("coverage", "accuracy"), "the risk-coverage curve")
+    answered = ~np.isnan(accuracy) & (coverage > 0)
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    ax.plot(coverage[answered], accuracy[answered], ".-", color="#1f77b4", lw=1.6, label="answered texts")
+    if answered.any():
+        full = accuracy[answered][np.argmax(coverage[answered])]
+        ax.axhline(full, ls="--", color="gray", lw=1, label=f"answering all: {full:.4f}")
+    ax.set_xlabel("coverage (fraction of texts answered)")
+    ax.set_ylabel("accuracy of the answered texts")
+    ax.set_xlim(0, 1.02)
+    ax.set_title("risk-coverage")
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="lower left")
     fig.tight_layout()
     return _finish(fig, show, save_path)

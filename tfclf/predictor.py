@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from tfclf._util import positive_int
+from tfclf._util import positive_int, positive_number
 from tfclf.inference import LogitsFunction, predict_documents
 from tfclf.manifest import read_manifest
 from tfclf.preprocess import Transformer
@@ -27,6 +27,9 @@ class Predictor:
         model: the trained tf.keras model.
         preproc: the `Transformer` whose `preprocess_train` defined the labels.
         batch_size: documents per forward pass.
+        threshold: multi-label decision threshold (one, or one per class).
+        temperature: probabilities are softmax (sigmoid) of the logits divided by it; 1 is the
+            model as trained, `calibrate` fits another (see `tfclf.calibration`).
 
     Example:
         >>> predictor = tfclf.get_predictor(learner.model, t)        # doctest: +SKIP
@@ -36,7 +39,7 @@ class Predictor:
         >>> tfclf.load_predictor("saved_predictors/news").predict_proba(["..."])  # doctest: +SKIP
     """
 
-    def __init__(self, model, preproc: Transformer, batch_size: int = 32, threshold=0.5):
+    def __init__(self, model, preproc: Transformer, batch_size: int = 32, threshold=0.5, temperature: float = 1.0):
         if not isinstance(preproc, Transformer):
             raise TypeError(f"preproc must be the Transformer used for preprocessing, got {type(preproc).__name__}")
         positive_int(batch_size, "batch_size")
@@ -45,6 +48,7 @@ class Predictor:
         self.preproc = preproc
         self.batch_size = int(batch_size)
         self.threshold = _check_threshold(threshold, len(preproc.get_classes()))
+        self.temperature = positive_number(temperature, "temperature")
         self._fn: LogitsFunction | None = None
         # The manifest `load_predictor` read (None for a predictor made in this process).
         self.manifest_: dict | None = None
@@ -64,7 +68,8 @@ class Predictor:
     def _forward(self, texts: list[str]) -> np.ndarray:
         if self._fn is None:
             self._fn = LogitsFunction(self.model)
-        return predict_documents(self._fn, self.preproc.dataset(texts), self.batch_size)
+        return predict_documents(self._fn, self.preproc.dataset(texts), self.batch_size,
+                                 temperature=positive_number(self.temperature, "temperature"))
 
     def predict_proba(self, texts: str | Sequence[str]) -> np.ndarray:
         """Class probabilities: one row per text (a 1-D row for a single string).
@@ -76,27 +81,69 @@ class Predictor:
         probs = self._forward([texts] if single else check_texts(texts))
         return probs[0] if single else probs
 
-    def predict(self, texts: str | Sequence[str], return_proba: bool = False):
+    def predict(self, texts: str | Sequence[str], return_proba: bool = False, min_confidence: float | None = None):
         """Labels for a string (one label) or a list of strings (a list of labels).
 
         Multi-label predictions are lists of the classes whose probability is >= the threshold
         (`threshold`: 0.5, or per-label values from `tune_thresholds`); an empty list means no
         class reached its threshold. With ``return_proba=True`` this is `predict_proba`.
+
+        Args:
+            min_confidence: abstain below it: a text whose highest class probability is under
+                this number gets None instead of a label (choose it from a risk-coverage curve,
+                `Evaluation.risk_coverage`, on calibrated probabilities).
         """
         if return_proba:
             return self.predict_proba(texts)
         single = isinstance(texts, str)
         probs = self._forward([texts] if single else check_texts(texts))
-        labels = self.decode(probs)
+        labels = self.decode(probs, min_confidence=min_confidence)
         return labels[0] if single else labels
 
-    def decode(self, probs: np.ndarray) -> list:
-        """Labels for rows of `predict_proba` output (multi-label: the classes >= the threshold)."""
+    def decode(self, probs: np.ndarray, min_confidence: float | None = None) -> list:
+        """Labels for rows of `predict_proba` output (multi-label: the classes >= the threshold);
+        None for rows whose highest probability is below `min_confidence`."""
         threshold = _check_threshold(self.threshold, len(self.get_classes()))  # it may have been reassigned
-        return self.preproc.codec_.decode(np.atleast_2d(probs), threshold=threshold)
+        probs = np.atleast_2d(probs)
+        labels = self.preproc.codec_.decode(probs, threshold=threshold)
+        if min_confidence is None:
+            return labels
+        from tfclf.probability_checks import check_confidence
+
+        if self.mode == "regression":
+            raise ValueError("min_confidence applies to class probabilities; this model predicts numbers (regression)")
+        sure = probs.max(axis=1) >= check_confidence(min_confidence)
+        return [label if ok else None for label, ok in zip(labels, sure)]
+
+    def calibrate(self, texts: Sequence[str], labels, n_bins: int = 15, verbose: int = 1) -> dict:
+        """Fits the temperature that makes the probabilities honest on labeled held-out `texts`.
+
+        Temperature scaling (Guo et al. 2017): one number T minimises the log loss of
+        softmax(logits / T); single-label labels never change. The temperature becomes this
+        predictor's (saved with it, used by every path that returns probabilities). Use texts
+        the model did not train on, and judge the result on yet other texts.
+
+        Returns:
+            ``{"temperature", "n_bins", "before", "after"}``: expected calibration error, log loss,
+            Brier score and accuracy with the model as trained and with the temperature
+            (`tfclf.calibration.calibration_report`).
+        """
+        from tfclf.calibration import calibrate_logits, summary
+        from tfclf.inference import predict_logits
+
+        texts = check_texts(texts)
+        data = self.preproc.dataset(texts, labels)
+        if self._fn is None:
+            self._fn = LogitsFunction(self.model)
+        report = calibrate_logits(predict_logits(self._fn, data, self.batch_size), data, n_bins=n_bins)
+        self.temperature = report["temperature"]
+        if verbose:
+            print(summary(report))
+        return report
 
     def predict_file(self, source, output: str | os.PathLike, batch_size: int | None = None,
-                     chunk_size: int = 1024, text_column: str = "text", progress: bool = True) -> dict:
+                     chunk_size: int = 1024, text_column: str = "text", progress: bool = True,
+                     min_confidence: float | None = None) -> dict:
         """Predicts a corpus of any size, streaming: memory does not grow with the number of texts.
 
         Texts are read `chunk_size` at a time from `source` and each chunk's results are appended
@@ -111,6 +158,7 @@ class Predictor:
             chunk_size: texts read, predicted and written at a time.
             text_column: the text's key or column in JSON lines / CSV input.
             progress: print a running count and rate on stderr.
+            min_confidence: abstain below it (the label is empty / null), as in `predict`.
 
         Returns:
             ``{"documents", "seconds", "docs_per_s", "output"}``.
@@ -121,10 +169,10 @@ class Predictor:
         from tfclf.streaming import predict_stream
 
         if batch_size is None:
-            return predict_stream(self, source, output, chunk_size, text_column, progress)
+            return predict_stream(self, source, output, chunk_size, text_column, progress, min_confidence)
         previous, self.batch_size = self.batch_size, positive_int(batch_size, "batch_size")
         try:
-            return predict_stream(self, source, output, chunk_size, text_column, progress)
+            return predict_stream(self, source, output, chunk_size, text_column, progress, min_confidence)
         finally:
             self.batch_size = previous
 
@@ -205,6 +253,7 @@ class Predictor:
             architecture=type(self.model).__name__, precision=model_precision(self.model),
             reading=self.preproc.reading, labels=self.preproc.codec_.to_json(),
             threshold=_check_threshold(self.threshold, len(self.get_classes())), batch_size=self.batch_size,
+            temperature=positive_number(self.temperature, "temperature"),
             # what the model was built with, whatever the preprocessor asked
             pooling=pooling_of(config))
 
@@ -243,7 +292,8 @@ def load_predictor(folder: str | os.PathLike, batch_size: int | None = None, cus
     tokenizer = load_tokenizer(folder)
     preproc = Transformer.from_saved(folder, manifest, tokenizer, model.config)
     saved = predictor_fields(manifest)
-    predictor = Predictor(model, preproc, batch_size=batch_size or saved["batch_size"], threshold=saved["threshold"])
+    predictor = Predictor(model, preproc, batch_size=batch_size or saved["batch_size"], threshold=saved["threshold"],
+                          temperature=saved["temperature"])
     predictor.manifest_ = manifest
     return predictor
 
@@ -251,12 +301,14 @@ def load_predictor(folder: str | os.PathLike, batch_size: int | None = None, cus
 def get_predictor(model, preproc: Transformer, batch_size: int = 32) -> Predictor:
     """A `Predictor` for a trained model and its `Transformer` (ktrain's ``get_predictor``).
 
-    A multi-label model whose thresholds were tuned (`Learner.tune_thresholds`) predicts with them.
+    A multi-label model whose thresholds were tuned (`Learner.tune_thresholds`) predicts with them,
+    and a model calibrated by `Learner.calibrate` with its temperature.
     """
-    from tfclf.classifier import thresholds_of
+    from tfclf.classifier import temperature_of, thresholds_of
 
     tuned = thresholds_of(model)
-    return Predictor(model, preproc, batch_size=batch_size, threshold=0.5 if tuned is None else tuned)
+    return Predictor(model, preproc, batch_size=batch_size, threshold=0.5 if tuned is None else tuned,
+                     temperature=temperature_of(model))
 
 
 def _check_threshold(threshold, k: int):

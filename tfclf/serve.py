@@ -88,10 +88,13 @@ def _models():
         model_config = ConfigDict(**strict, json_schema_extra={"examples": [{"texts": ["a great film"]}]})
         texts: list[str] = Field(min_length=1, description="the texts to classify (at least one)")
         return_proba: bool = Field(False, description="also return each text's class probabilities")
+        min_confidence: float | None = Field(None, ge=0, le=1, description="abstain below it: a text whose "
+                                             "highest probability is under this gets the label null")
 
     class PredictResponse(BaseModel):
-        labels: list[str | list[str] | float] = Field(description="one label per text (a list of labels "
-                                                      "for multi-label models, a number for regression)")
+        labels: list[str | list[str] | float | None] = Field(
+            description="one label per text (a list of labels for multi-label models, a number for regression; "
+                        "null where the model abstained under min_confidence)")
         probabilities: list[list[float]] | None = Field(None, description="rows in `classes` order")
         classes: list[str]
 
@@ -232,7 +235,11 @@ def create_app(predictor, *, max_texts: int = 64, max_chars: int = 100_000, max_
         for i, text in enumerate(body.texts):
             check_length(text, f"texts[{i}]")
         probs = await batcher.submit(body.texts)
-        out = {"labels": predictor.decode(probs),
+        try:
+            labels = predictor.decode(probs, min_confidence=body.min_confidence)
+        except ValueError as err:  # min_confidence on a regression model
+            raise HTTPException(422, str(err)) from err
+        out = {"labels": labels,
                "classes": about["classes"]}
         if body.return_proba:
             out["probabilities"] = probs.tolist()

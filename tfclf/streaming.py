@@ -115,7 +115,7 @@ class _Writer:
 
 
 def predict_stream(predictor, source, output, chunk_size: int = 1024, text_column: str = "text",
-                   progress: bool = True) -> dict:
+                   progress: bool = True, min_confidence: float | None = None) -> dict:
     """Does `Predictor.predict_file`'s work; see there."""
     chunk_size = positive_int(chunk_size, "chunk_size")
     if not isinstance(output, (str, os.PathLike)):
@@ -132,7 +132,7 @@ def predict_stream(predictor, source, output, chunk_size: int = 1024, text_colum
     try:
         for chunk in _chunks(texts, chunk_size):
             probs = predictor.predict_proba(chunk)
-            labels = predictor.decode(probs)
+            labels = predictor.decode(probs, min_confidence=min_confidence)
             writer.write(done, labels, probs)
             done += len(chunk)
             if progress:
