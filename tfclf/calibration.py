@@ -146,9 +146,7 @@ def log_loss(probs: np.ndarray, targets: np.ndarray, mode: str) -> float:
     averaged over every (text, label) cell.
     """
     mode = check_mode(mode)
-    p = check_probs(probs, mode)
-    y = check_targets(targets, mode, len(p), p.shape[1])
-    _need_texts(len(p))
+    p, y = _probs_and_targets(probs, targets, mode)
     return _log_loss(p, y, mode)
 
 
@@ -160,9 +158,7 @@ def brier_score(probs: np.ndarray, targets: np.ndarray, mode: str) -> float:
     Multi-label: the mean of (p - target)^2 over every (text, label) cell.
     """
     mode = check_mode(mode)
-    p = check_probs(probs, mode)
-    y = check_targets(targets, mode, len(p), p.shape[1])
-    _need_texts(len(p))
+    p, y = _probs_and_targets(probs, targets, mode)
     return _brier(p, y, mode)
 
 
@@ -181,9 +177,12 @@ def _accuracy(p: np.ndarray, y: np.ndarray, mode: str) -> float:
     return float((p.argmax(axis=1) == y).mean())
 
 
-def _need_texts(n: int) -> None:
-    if n < 1:
+def _probs_and_targets(probs, targets, mode: str, name: str = "probs") -> tuple[np.ndarray, np.ndarray]:
+    """Checked probabilities (at least one text) and targets of the same texts."""
+    p = check_probs(probs, mode, name)
+    if len(p) < 1:
         raise ValueError("no texts: the probabilities are empty")
+    return p, check_targets(targets, mode, len(p), p.shape[1])
 
 
 def _confidence_outcome(p: np.ndarray, y: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray]:
@@ -223,9 +222,7 @@ def expected_calibration_error(probs: np.ndarray, targets: np.ndarray, mode: str
     """
     mode = check_mode(mode)
     n_bins = check_bins(n_bins)
-    p = check_probs(probs, mode)
-    y = check_targets(targets, mode, len(p), p.shape[1])
-    _need_texts(len(p))
+    p, y = _probs_and_targets(probs, targets, mode)
     return _bins(*_confidence_outcome(p, y, mode), n_bins)["ece"]
 
 
@@ -240,9 +237,7 @@ def reliability_curve(probs: np.ndarray, targets: np.ndarray, mode: str, n_bins:
     """
     mode = check_mode(mode)
     n_bins = check_bins(n_bins)
-    p = check_probs(probs, mode)
-    y = check_targets(targets, mode, len(p), p.shape[1])
-    _need_texts(len(p))
+    p, y = _probs_and_targets(probs, targets, mode)
     bins = _bins(*_confidence_outcome(p, y, mode), n_bins)
     return {"mode": mode, "n_bins": n_bins, "ece": bins["ece"],
             "lower": [float(v) for v in bins["lower"]], "upper": [float(v) for v in bins["upper"]],
@@ -267,9 +262,7 @@ def calibration_report(probs_before: np.ndarray, probs_after: np.ndarray | None,
     """
     mode = check_mode(mode)
     n_bins = check_bins(n_bins)
-    before = check_probs(probs_before, mode, "probs_before")
-    y = check_targets(targets, mode, len(before), before.shape[1])
-    _need_texts(len(before))
+    before, y = _probs_and_targets(probs_before, targets, mode, "probs_before")
     after = None
     if probs_after is not None:
         after = check_probs(probs_after, mode, "probs_after")
@@ -334,9 +327,7 @@ def risk_coverage(probs: np.ndarray, targets: np.ndarray, mode: str = MULTICLASS
     mode = check_mode(mode)
     if mode != MULTICLASS:
         raise ValueError("risk_coverage is for single-label probabilities (the top class is the answer)")
-    p = check_probs(probs, mode)
-    y = check_targets(targets, mode, len(p), p.shape[1])
-    _need_texts(len(p))
+    p, y = _probs_and_targets(probs, targets, mode)
     top = p.max(axis=1)
     correct = (p.argmax(axis=1) == y).astype(np.float64)
     if thresholds is None:

@@ -25,25 +25,24 @@ def check_bins(n_bins: Any) -> int:
     return int(n_bins)
 
 
+def _finite_matrix(values: Any, mode: str, name: str, rows: str) -> np.ndarray:
+    """A finite float64 (rows, classes) array with at least 2 columns for single-label."""
+    a = np.asarray(values, dtype=np.float64)
+    if a.ndim != 2 or a.shape[1] < 1:
+        raise ValueError(f"{name} must be a 2-D array ({rows}, classes), got shape {a.shape}")
+    if mode == MULTICLASS and a.shape[1] < 2:
+        raise ValueError(f"single-label {name} need at least 2 columns (one per class), got {a.shape[1]}")
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name} contain {int((~np.isfinite(a)).sum())} NaN or infinite values")
+    return a
+
+
 def check_logits(logits: Any, mode: str) -> np.ndarray:
-    z = np.asarray(logits, dtype=np.float64)
-    if z.ndim != 2 or z.shape[1] < 1:
-        raise ValueError(f"logits must be a 2-D array (rows, classes), got shape {z.shape}")
-    if mode == MULTICLASS and z.shape[1] < 2:
-        raise ValueError(f"single-label logits need at least 2 columns (one per class), got {z.shape[1]}")
-    if not np.isfinite(z).all():
-        raise ValueError(f"logits contain {int((~np.isfinite(z)).sum())} NaN or infinite values")
-    return z
+    return _finite_matrix(logits, mode, "logits", "rows")
 
 
 def check_probs(probs: Any, mode: str, name: str = "probs") -> np.ndarray:
-    p = np.asarray(probs, dtype=np.float64)
-    if p.ndim != 2 or p.shape[1] < 1:
-        raise ValueError(f"{name} must be a 2-D array (texts, classes), got shape {p.shape}")
-    if mode == MULTICLASS and p.shape[1] < 2:
-        raise ValueError(f"single-label {name} need at least 2 columns (one per class), got {p.shape[1]}")
-    if not np.isfinite(p).all():
-        raise ValueError(f"{name} contain {int((~np.isfinite(p)).sum())} NaN or infinite values")
+    p = _finite_matrix(probs, mode, name, "texts")
     # float32 softmax outputs can stray a hair outside [0, 1]; anything more is not a probability.
     if p.size and (p.min() < -1e-6 or p.max() > 1 + 1e-6):
         raise ValueError(f"{name} must lie in [0, 1], got values in [{p.min():.4g}, {p.max():.4g}]")
