@@ -84,13 +84,13 @@ def test_learner_inspections_predict_once_until_the_model_changes(trained, monke
 
     learner = trained.learner
     calls = []
-    real = evaluation.predict_documents
+    real = evaluation.predict_logits
 
     def counting(*args, **kwargs):
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(evaluation, "predict_documents", counting)
+    monkeypatch.setattr(evaluation, "predict_logits", counting)
     learner._predicted = None  # whatever an earlier test left
     cm = learner.validate(print_report=False)
     learner.top_losses(3)
