@@ -68,13 +68,18 @@ def thresholds_of(model) -> list[float] | None:
     return None if values is None else [float(v) for v in values]
 
 
-def set_thresholds(model, thresholds: list[float] | None) -> None:
-    """Records tuned multi-label thresholds in `model`'s configuration (None forgets them)."""
+def _record(model, key: str, value, what: str) -> None:
     config = getattr(model, "config", None)
     if config is None:
-        raise TypeError("thresholds are recorded in a transformers model's configuration; "
+        raise TypeError(f"{what} recorded in a transformers model's configuration; "
                         "this model has none (build it with Transformer.get_classifier())")
-    setattr(config, THRESHOLDS_KEY, None if thresholds is None else [float(t) for t in thresholds])
+    setattr(config, key, value)
+
+
+def set_thresholds(model, thresholds: list[float] | None) -> None:
+    """Records tuned multi-label thresholds in `model`'s configuration (None forgets them)."""
+    _record(model, THRESHOLDS_KEY, None if thresholds is None else [float(t) for t in thresholds],
+            "thresholds are")
 
 
 def temperature_of(model) -> float:
@@ -84,10 +89,7 @@ def temperature_of(model) -> float:
 
 def set_temperature(model, temperature: float) -> None:
     """Records a fitted temperature in `model`'s configuration."""
-    config = getattr(model, "config", None)
-    if config is None:
-        raise TypeError("the temperature is recorded in a transformers model's configuration; this model has none")
-    setattr(config, TEMPERATURE_KEY, float(temperature))
+    _record(model, TEMPERATURE_KEY, float(temperature), "the temperature is")
 
 
 def _strategy_scope(strategy):

@@ -65,10 +65,14 @@ class Predictor:
     def mode(self) -> str:
         return self.preproc.mode_
 
-    def _forward(self, texts: list[str]) -> np.ndarray:
+    def _logits_fn(self) -> LogitsFunction:
+        """The compiled forward pass, traced on first use."""
         if self._fn is None:
             self._fn = LogitsFunction(self.model)
-        return predict_documents(self._fn, self.preproc.dataset(texts), self.batch_size,
+        return self._fn
+
+    def _forward(self, texts: list[str]) -> np.ndarray:
+        return predict_documents(self._logits_fn(), self.preproc.dataset(texts), self.batch_size,
                                  temperature=positive_number(self.temperature, "temperature"))
 
     def predict_proba(self, texts: str | Sequence[str]) -> np.ndarray:
@@ -133,9 +137,7 @@ class Predictor:
 
         texts = check_texts(texts)
         data = self.preproc.dataset(texts, labels)
-        if self._fn is None:
-            self._fn = LogitsFunction(self.model)
-        report = calibrate_logits(predict_logits(self._fn, data, self.batch_size), data, n_bins=n_bins)
+        report = calibrate_logits(predict_logits(self._logits_fn(), data, self.batch_size), data, n_bins=n_bins)
         self.temperature = report["temperature"]
         if verbose:
             print(summary(report))
