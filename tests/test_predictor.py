@@ -210,7 +210,7 @@ def _edit_manifest(folder: Path, **changes) -> None:
 def test_unknown_format_version_is_refused(saved, tmp_path):
     folder = _copy(saved, tmp_path)
     _edit_manifest(folder, format_version=99)
-    with pytest.raises(PredictorFormatError, match="format version 99; this tfclf reads version 1"):
+    with pytest.raises(PredictorFormatError, match="format version 99; this tfclf reads versions 1, 2"):
         tfclf.load_predictor(folder)
 
 

@@ -46,7 +46,8 @@ _LAZY = {
     "get_learner": "tfclf.learner",
     "Predictor": "tfclf.predictor",
     "get_predictor": "tfclf.predictor",
-    "load_predictor": "tfclf.predictor",
+    "load_predictor": "tfclf.loading",
+    "ExportedPredictor": "tfclf.runtime",
     "Explanation": "tfclf.explain",
     "explanation_stability": "tfclf.explain",
     "set_seed": "tfclf._compat",
@@ -56,7 +57,8 @@ _LAZY = {
     "multilabel_metrics": "tfclf.multilabel",
     "train_tokenizer": "tfclf.vocab",
 }
-_SUBMODULES = ("text", "datasets", "schedules", "lr_finder", "plots", "models", "precision", "multilabel", "vocab")
+_SUBMODULES = ("text", "datasets", "schedules", "lr_finder", "plots", "models", "precision", "multilabel", "vocab",
+               "export", "runtime")
 
 __all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])
 

@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("predict", epilog=EPILOG, help="predict labels (or probabilities) with a saved predictor",
                        description="Texts from the arguments, a file (one per line) or stdin ('-').")
-    p.add_argument("predictor", help="a saved predictor folder")
+    p.add_argument("predictor", help="a saved or exported predictor folder")
     p.add_argument("texts", nargs="*", help="texts to classify; '-' reads stdin, one text per line")
     p.add_argument("--file", help="a UTF-8 file with one text per line (or .jsonl / .csv with --output)")
     p.add_argument("--output", help="stream: read --file in chunks and write results to this .jsonl or .csv "
@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=_positive_int, default=None)
 
     e = sub.add_parser("explain", epilog=EPILOG, help="explain one prediction with LIME")
-    e.add_argument("predictor", help="a saved predictor folder")
+    e.add_argument("predictor", help="a saved or exported predictor folder")
     e.add_argument("text", help="the text to explain")
     e.add_argument("--html", help="also write the explanation as an HTML page here")
     e.add_argument("--num-samples", type=_positive_int, default=None, help="LIME samples (default 1000)")
@@ -86,11 +86,21 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--class-name", help="the class to explain (default: the predicted one)")
 
     i = sub.add_parser("info", epilog=EPILOG, help="show a saved predictor's classes, model, versions and checksums")
-    i.add_argument("predictor", help="a saved predictor folder")
+    i.add_argument("predictor", help="a saved or exported predictor folder")
     i.add_argument("--json", action="store_true", help="print the manifest as JSON")
 
+    x = sub.add_parser("export", epilog=EPILOG, help="export a saved predictor for ONNX Runtime, OpenVINO or TF Serving",
+                       description="Writes a folder that `tfclf predict/serve/info` and tfclf.load_predictor read "
+                                   "without TensorFlow (onnx, openvino) or that TF Serving serves from raw strings "
+                                   "(savedmodel).")
+    x.add_argument("predictor", help="a saved predictor folder")
+    x.add_argument("output", help="the exported predictor's folder")
+    x.add_argument("--format", default="onnx", choices=("onnx", "openvino", "savedmodel"),
+                   help="onnx (default): ONNX Runtime, Triton, KServe; openvino: OpenVINO IR; savedmodel: a TF "
+                        "SavedModel taking raw strings (WordPiece tokenizers)")
+
     v = sub.add_parser("serve", epilog=EPILOG, help="serve a saved predictor over HTTP (JSON API with micro-batching)")
-    v.add_argument("predictor", help="a saved predictor folder")
+    v.add_argument("predictor", help="a saved or exported predictor folder")
     v.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1: this machine only)")
     v.add_argument("--port", type=int, default=8000)
     v.add_argument("--max-texts", type=_positive_int, default=64, help="most texts per request")
@@ -120,7 +130,7 @@ def _read_texts(args) -> list[str]:
 def _predict(args) -> None:
     import json
 
-    from tfclf.predictor import load_predictor
+    from tfclf.loading import load_predictor
 
     if args.output:
         if not args.file or args.texts:
@@ -146,7 +156,7 @@ def _predict(args) -> None:
 
 
 def _explain(args) -> None:
-    from tfclf.predictor import load_predictor
+    from tfclf.loading import load_predictor
 
     explanation = load_predictor(args.predictor).explain(
         args.text, num_features=args.num_features, num_samples=args.num_samples, class_name=args.class_name
@@ -167,6 +177,16 @@ def _info(args) -> None:
         print(json.dumps(manifest, indent=2, ensure_ascii=False))
         return
     print(describe(manifest, args.predictor))
+
+
+def _export(args) -> None:
+    from tfclf.loading import load_predictor
+
+    predictor = load_predictor(args.predictor)
+    if not hasattr(predictor, "export"):
+        raise ValueError(f"{args.predictor} is already an exported predictor; export the saved predictor it came from")
+    out = predictor.export(args.output, format=args.format)
+    print(f"exported for {args.format}: {out}")
 
 
 def _serve(args) -> None:
@@ -192,11 +212,12 @@ def main(argv: list[str] | None = None) -> int:
                            batch_size=args.batch_size, output=args.output, seed=args.seed,
                            max_train=args.max_train, explain_samples=args.explain_samples)
         else:
-            {"predict": _predict, "explain": _explain, "info": _info, "serve": _serve}[args.command](args)
+            {"predict": _predict, "explain": _explain, "info": _info, "export": _export,
+             "serve": _serve}[args.command](args)
     except KeyboardInterrupt:
         print("tfclf: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (ValueError, TypeError, OSError) as err:
+    except (ValueError, TypeError, OSError, ImportError) as err:
         # Bad input and missing files are the user's to fix: one line, no traceback.
         print(f"tfclf: error: {err}", file=sys.stderr)
         return EXIT_ERROR

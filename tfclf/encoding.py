@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from tfclf import reading as R
+from tfclf.data import TextDataset
 
 TOKENIZE_CHUNK = 2048
 # Every token holds at least one character; 64 per token leaves room for long whitespace runs.
@@ -100,3 +101,32 @@ def encode_documents(tokenizer, texts: Sequence[str], reading: R.Reading) -> tup
                 rows.append(prefix + part + suffix)
                 doc_ids.append(s + i)
     return rows, np.asarray(doc_ids, dtype=np.int64)
+
+
+def check_label_count(texts: Sequence[str], y) -> None:
+    """One label per text, and `y` a sequence (a single string is a common slip)."""
+    if isinstance(y, (str, bytes)):
+        raise TypeError("y must be a sequence of labels (one per text), not a single string")
+    try:
+        n = len(y)
+    except TypeError as err:
+        raise TypeError(f"y must be a sequence of labels, got {type(y).__name__}") from err
+    if n != len(texts):
+        raise ValueError(f"texts and y have different lengths: {len(texts)} texts, {n} labels")
+
+
+def documents_dataset(tokenizer, texts: list[str], reading: R.Reading, codec, labels=None, *,
+                      pad_token_id: int = 0, batch_size: int | None = None) -> TextDataset:
+    """The one way from checked texts to a `TextDataset`: tokenized and read as `reading` says
+    (windows included), with `labels` encoded by `codec` (a fitted `LabelCodec`) when given.
+    Both the Transformer (TensorFlow) and an exported predictor (no TensorFlow) read through it.
+    """
+    if labels is not None:
+        check_label_count(texts, labels)
+    targets = None if labels is None else codec.encode(labels)
+    ids, doc_ids = encode_documents(tokenizer, texts, reading)
+    if doc_ids is not None and targets is not None:
+        targets = targets[doc_ids]  # every window carries its text's label
+    return TextDataset(ids, targets, texts=texts, maxlen=reading.maxlen, pad_token_id=pad_token_id,
+                       batch_size=batch_size, mode=codec.mode_,
+                       doc_ids=doc_ids if reading.whole_documents else None, aggregate=reading.aggregate)

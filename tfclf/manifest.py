@@ -8,6 +8,10 @@ A saved predictor is a folder in Hugging Face layout plus a manifest, and never 
     config.json, tf_model.h5 the model (``save_pretrained``)
     tokenizer.json, ...      the tokenizer (``save_pretrained``)
 
+An exported predictor (`tfclf.export`) has the same manifest plus an ``export`` entry (the
+engine's format, its files, inputs and output) and holds the engine's files instead of the
+Keras model: ``model.onnx``, ``openvino_model.xml`` + ``.bin``, or a ``saved_model/`` folder.
+
 `write_folder` writes such a folder atomically; `read_manifest` checks one (format, version,
 checksums, no pickles); `preprocessor_fields` and `predictor_fields` are what the rest of tfclf
 reads from it, so no other module knows the manifest's keys.
@@ -30,7 +34,9 @@ from tfclf._util import sha256_file
 from tfclf.reading import Reading
 
 FORMAT_NAME = "tfclf-predictor"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 1  # what Predictor.save writes
+EXPORT_FORMAT_VERSION = 2  # what Predictor.export writes: a tfclf that predates exports refuses it
+READABLE_VERSIONS = (FORMAT_VERSION, EXPORT_FORMAT_VERSION)
 MANIFEST = "manifest.json"
 _PICKLE_SUFFIXES = {".pkl", ".pickle", ".pck", ".joblib", ".bin", ".pt", ".pth", ".ckpt", ".preproc"}
 _REQUIRED = ("files", "labels", "maxlen")
@@ -41,13 +47,15 @@ class PredictorFormatError(ValueError):
 
 
 def build_manifest(*, model_name: str, model_type: str, architecture: str, precision: str, reading: Reading,
-                   labels: dict, threshold: Any, batch_size: int, pooling: str, temperature: float = 1.0) -> dict:
-    """The manifest's content, less the checksums `write_folder` adds."""
+                   labels: dict, threshold: Any, batch_size: int, pooling: str, temperature: float = 1.0,
+                   export: dict | None = None) -> dict:
+    """The manifest's content, less the checksums `write_folder` adds; `export` describes an
+    exported engine's files (see `tfclf.export`)."""
     from tfclf._compat import versions
 
     return {
         "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
+        "format_version": FORMAT_VERSION if export is None else EXPORT_FORMAT_VERSION,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "versions": versions(),
         "model_name": model_name,
@@ -62,6 +70,7 @@ def build_manifest(*, model_name: str, model_type: str, architecture: str, preci
         # how long texts are read (tfclf.reading); absent in older manifests = the defaults
         **{k: v for k, v in reading.to_json().items() if k != "maxlen"},
         "pooling": pooling,  # the model's config holds the same; this copy is for people reading it
+        **({} if export is None else {"export": export}),
     }
 
 
@@ -77,7 +86,8 @@ def write_folder(target: Path, manifest: dict, write_files: Callable[[Path], Non
     try:
         tmp.mkdir()
         write_files(tmp)
-        files = {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()}
+        # relative POSIX paths: an exported SavedModel is a folder of files
+        files = {p.relative_to(tmp).as_posix(): sha256_file(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
         (tmp / MANIFEST).write_text(json.dumps({**manifest, "files": files}, indent=2, ensure_ascii=False) + "\n")
         _swap_into_place(tmp, target)
     except BaseException:
@@ -109,12 +119,25 @@ def _swap_into_place(tmp: Path, target: Path) -> None:
         tmp.rename(target)
 
 
-def _looks_pickled(path: Path) -> bool:
-    if path.suffix.lower() in _PICKLE_SUFFIXES:
-        return True
+def _looks_pickled(path: Path, weights: str | None = None) -> bool:
+    """A pickle by its name or first bytes. `weights` is an OpenVINO export's weight file: a
+    ``.bin`` like PyTorch's pickled ``pytorch_model.bin``, accepted by name only if its bytes
+    are neither a pickle nor a zip archive (the container of torch's pickles)."""
     with open(path, "rb") as f:
         head = f.read(2)
+    if head[:2] == b"PK" and path.suffix.lower() == ".bin":
+        return True
+    if path.suffix.lower() in _PICKLE_SUFFIXES and path.name != weights:
+        return True
     return len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5  # pickle protocol 2-5 header
+
+
+def _inside(folder: Path, name: str) -> Path | None:
+    """`folder / name` when `name` is a relative path that stays inside `folder`, else None."""
+    parts = name.split("/")
+    if not name or name.startswith("/") or "\\" in name or any(p in ("", ".", "..") for p in parts):
+        return None
+    return folder.joinpath(*parts)
 
 
 def read_manifest(folder: str | os.PathLike, verify: bool = True) -> dict:
@@ -132,13 +155,14 @@ def read_manifest(folder: str | os.PathLike, verify: bool = True) -> dict:
         raise FileNotFoundError(f"{folder} is a file; a saved predictor is a folder (from Predictor.save)")
     if not folder.is_dir():
         raise FileNotFoundError(f"no saved predictor at {folder}: the folder does not exist")
-    for p in folder.iterdir():
-        if p.is_file() and _looks_pickled(p):
-            raise PredictorFormatError(
-                f"{folder} contains {p.name}, which is or may be a pickle; tfclf never unpickles "
-                "(it can run arbitrary code). A ktrain predictor must be re-saved with tfclf"
-            )
     path = folder / MANIFEST
+    weights = _declared_weights(path)
+    for p in sorted(folder.rglob("*")):
+        if p.is_file() and _looks_pickled(p, weights if p.parent == folder else None):
+            raise PredictorFormatError(
+                f"{folder} contains {p.relative_to(folder).as_posix()}, which is or may be a pickle; tfclf "
+                "never unpickles (it can run arbitrary code). A ktrain predictor must be re-saved with tfclf"
+            )
     if not path.is_file():
         raise FileNotFoundError(f"{folder} is not a tfclf predictor: {MANIFEST} is missing")
     try:
@@ -147,24 +171,46 @@ def read_manifest(folder: str | os.PathLike, verify: bool = True) -> dict:
         raise PredictorFormatError(f"{path} is not valid JSON: {err}") from err
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
         raise PredictorFormatError(f"{path} is not a {FORMAT_NAME} manifest")
-    if manifest.get("format_version") != FORMAT_VERSION:
+    if manifest.get("format_version") not in READABLE_VERSIONS:
         raise PredictorFormatError(
             f"{folder} has predictor format version {manifest.get('format_version')!r}; this tfclf "
-            f"reads version {FORMAT_VERSION}. Upgrade tfclf, or re-save the predictor"
+            f"reads versions {', '.join(map(str, READABLE_VERSIONS))}. Upgrade tfclf, or re-save the predictor"
         )
+    if manifest["format_version"] == EXPORT_FORMAT_VERSION and not isinstance(manifest.get("export"), dict):
+        raise PredictorFormatError(f"{path} is an exported predictor's manifest without its 'export' entry")
     for key in _REQUIRED:
         if key not in manifest:
             raise PredictorFormatError(f"{path} has no {key!r} entry")
     if verify:
+        if not isinstance(manifest["files"], dict):
+            raise PredictorFormatError(f"{path}: 'files' must map file names to sha256 digests")
         for name, digest in manifest["files"].items():
-            if Path(name).name != name:
+            f = _inside(folder, name) if isinstance(name, str) else None
+            if f is None:
                 raise PredictorFormatError(f"{path} names a file outside the folder: {name!r}")
-            f = folder / name
             if not f.is_file():
                 raise PredictorFormatError(f"{folder} is incomplete: {name} is missing")
             if sha256_file(f) != digest:
                 raise PredictorFormatError(f"{folder}/{name} does not match its checksum (truncated or altered)")
     return manifest
+
+
+def _declared_weights(path: Path) -> str | None:
+    """The OpenVINO weight file an exported manifest names (read before the checks, to let that
+    one ``.bin`` through the pickle screen; its checksum is still verified)."""
+    try:
+        export = json.loads(path.read_text(encoding="utf-8")).get("export")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if isinstance(export, dict) and export.get("format") == "openvino" and isinstance(export.get("weights"), str):
+        return export["weights"]
+    return None
+
+
+def export_fields(manifest: dict) -> dict | None:
+    """An exported predictor's engine entry (format, files, inputs, output), None for a saved one."""
+    export = manifest.get("export")
+    return export if isinstance(export, dict) else None
 
 
 def preprocessor_fields(manifest: dict) -> dict:
@@ -189,9 +235,13 @@ def describe(manifest: dict, folder: str | os.PathLike) -> str:
     labels, reading = manifest["labels"], Reading.from_json(manifest)
     how = "head" if reading.plain else (f"up to {reading.max_windows} windows ({reading.aggregate})"
                                         if reading.whole_documents else reading.truncation)
+    export = export_fields(manifest)
+    engine = (f"exported for {export.get('format')} ({export.get('precision', 'float32')} weights)"
+              if export else "saved (TensorFlow / Keras)")
     lines = [
         f"predictor: {folder} (format {manifest['format']} v{manifest['format_version']}, "
         f"created {manifest.get('created', '?')})",
+        f"engine: {engine}",
         f"model: {manifest.get('model_name')} ({manifest.get('architecture')}, type {manifest.get('model_type')}), "
         f"maxlen {manifest['maxlen']}, reading {how}, pooling {manifest.get('pooling', 'cls')}",
         f"labels: {labels['mode']}, {len(labels['classes'])} classes: {', '.join(labels['classes'])}"

@@ -292,14 +292,7 @@ class Transformer:
         return self._dataset(texts, y, verbose, "test")
 
     def _check_lengths(self, texts: list[str], y: Any) -> None:
-        if isinstance(y, (str, bytes)):
-            raise TypeError("y must be a sequence of labels (one per text), not a single string")
-        try:
-            n = len(y)
-        except TypeError as err:
-            raise TypeError(f"y must be a sequence of labels, got {type(y).__name__}") from err
-        if n != len(texts):
-            raise ValueError(f"texts and y have different lengths: {len(texts)} texts, {n} labels")
+        encoding.check_label_count(texts, y)
 
     def dataset(self, texts: Sequence[str], labels: Any = None, batch_size: int | None = None) -> TextDataset:
         """The one way from texts to a `TextDataset`: tokenized and read as this preprocessor
@@ -309,19 +302,10 @@ class Transformer:
         Example:
             >>> data = t.dataset(["a new text"])            # doctest: +SKIP
         """
-        texts = check_texts(texts)
-        codec = self._codec()
-        if labels is not None:
-            self._check_lengths(texts, labels)
-        targets = None if labels is None else codec.encode(labels)
-        reading = self.reading
-        ids, doc_ids = self.encode_documents(texts)
-        if doc_ids is not None and targets is not None:
-            targets = targets[doc_ids]  # every window carries its text's label
-        return TextDataset(ids, targets, texts=texts, maxlen=reading.maxlen,
-                           pad_token_id=self.get_tokenizer().pad_token_id or 0,
-                           batch_size=self.batch_size if batch_size is None else batch_size, mode=codec.mode_,
-                           doc_ids=doc_ids if reading.whole_documents else None, aggregate=reading.aggregate)
+        return encoding.documents_dataset(
+            self.get_tokenizer(), check_texts(texts), self.reading, self._codec(), labels,
+            pad_token_id=self.get_tokenizer().pad_token_id or 0,
+            batch_size=self.batch_size if batch_size is None else batch_size)
 
     def _dataset(self, texts: list[str], y: Any, verbose: int, split: str) -> TextDataset:
         ds = self.dataset(texts, y)

@@ -130,12 +130,17 @@ def _loc(loc) -> str:
     return out or "body"
 
 
-def _versions() -> dict:
+def _versions(predictor) -> dict:
     from importlib import metadata
 
-    from tfclf._compat import versions
+    if getattr(predictor, "format", None):  # an exported predictor: no TensorFlow in this process
+        from tfclf.runtime import runtime_versions
 
-    out = versions()
+        out = runtime_versions(predictor.format)
+    else:
+        from tfclf._compat import versions
+
+        out = versions()
     for dist in ("fastapi", "uvicorn"):
         with contextlib.suppress(metadata.PackageNotFoundError):
             out[dist] = metadata.version(dist)
@@ -171,16 +176,18 @@ def create_app(predictor, *, max_texts: int = 64, max_chars: int = 100_000, max_
               "max_batch": max_batch, "batch_wait_ms": float(batch_wait_ms),
               "max_explain_samples": MAX_EXPLAIN_SAMPLES, "max_explain_features": MAX_EXPLAIN_FEATURES}
     manifest = info or getattr(predictor, "manifest_", None) or {}
-    model_config = getattr(predictor.model, "config", None)
+    model = getattr(predictor, "model", None)  # an exported predictor has none (its manifest says)
+    preproc = getattr(predictor, "preproc", None)
     about = {
         "classes": predictor.get_classes(), "label_mode": predictor.mode, "threshold": predictor.threshold,
-        "model_type": manifest.get("model_type", getattr(model_config, "model_type", None)),
-        "model_name": manifest.get("model_name", str(predictor.preproc.model_name)),
-        "architecture": manifest.get("architecture", type(predictor.model).__name__),
-        "maxlen": int(manifest.get("maxlen", predictor.preproc.maxlen)),
+        "engine": getattr(predictor, "format", None) or "tensorflow",
+        "model_type": manifest.get("model_type", getattr(getattr(model, "config", None), "model_type", None)),
+        "model_name": manifest.get("model_name", str(getattr(preproc, "model_name", ""))),
+        "architecture": manifest.get("architecture", type(model).__name__),
+        "maxlen": int(manifest.get("maxlen", getattr(preproc, "maxlen", 0))),
         "created": manifest.get("created"),
         "versions": manifest.get("versions"),  # what the predictor was saved with
-        "serving_versions": _versions(),
+        "serving_versions": _versions(predictor),
         "files": manifest.get("files", {}),  # sha256 of each saved file
         "limits": limits,
     }
@@ -280,7 +287,7 @@ def make_server(folder: str | os.PathLike, host: str = "127.0.0.1", port: int = 
                 max_batch: int = 64, log_level: str = "info", graceful_timeout_s: float = 5.0) -> "uvicorn.Server":
     """A uvicorn server (not yet running) for the predictor saved in `folder`; see `serve`."""
     uvicorn = _require("uvicorn")
-    from tfclf.predictor import load_predictor
+    from tfclf.loading import load_predictor
 
     predictor = load_predictor(folder)  # verifies every file's checksum
     app = create_app(predictor, max_texts=max_texts, max_chars=max_chars, max_body_bytes=max_body_bytes,
@@ -311,7 +318,7 @@ def app_from_env() -> "fastapi.FastAPI":
     """
     import json
 
-    from tfclf.predictor import load_predictor
+    from tfclf.loading import load_predictor
 
     folder = os.environ.get(ENV_PREDICTOR)
     if not folder:
@@ -319,11 +326,14 @@ def app_from_env() -> "fastapi.FastAPI":
     options = json.loads(os.environ.get(ENV_OPTIONS) or "{}")
     workers = int(options.pop("workers", 1))
     threads = options.pop("threads", None) or max(1, (os.cpu_count() or 1) // max(workers, 1))
-    from tfclf._compat import tf
+    from tfclf.manifest import export_fields, read_manifest
 
-    tf.config.threading.set_intra_op_parallelism_threads(int(threads))
-    tf.config.threading.set_inter_op_parallelism_threads(int(threads))
-    predictor = load_predictor(folder)
+    if export_fields(read_manifest(folder, verify=False)) is None:
+        from tfclf._compat import tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(int(threads))
+        tf.config.threading.set_inter_op_parallelism_threads(int(threads))
+    predictor = load_predictor(folder, threads=int(threads))
     return create_app(predictor, **options)
 
 
