@@ -3,8 +3,9 @@ next to a one-request-at-a-time baseline, on the loopback interface only.
 
     python benchmarks/serve_load.py --predictor saved_predictors/20ng-minilm --clients 16 --seconds 30
 
-Writes benchmarks/results/serve_load.json and appends a table to benchmarks/RESULTS.md. Every
-request loop is bounded in count and time, and the server it starts is stopped at the end.
+Writes benchmarks/results/serve_load.json (or --output) and prints a Markdown table for
+benchmarks/RESULTS.md, which is curated by topic, so nothing is appended to it. Every request loop
+is bounded in count and time, and the server it starts is stopped at the end.
 """
 
 from __future__ import annotations
@@ -147,7 +148,7 @@ def main() -> int:
     }
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(record, indent=2) + "\n")
-    _append_results(record)
+    print(_table(record))
     return 0 if all(r["errors"] == 0 for r in results.values()) else 1
 
 
@@ -161,12 +162,10 @@ def _cpu() -> str:
     return platform.processor() or "unknown"
 
 
-def _append_results(record: dict) -> None:
+def _table(record: dict) -> str:
     lines = [
-        f"\n## HTTP service load test ({record['date']})\n",
-        f"Machine: {record['machine']['cpu']}, {record['machine']['cores']} cores, no GPU. "
-        f"Predictor: `{record['predictor']}` (all-MiniLM-L6-v2 fine-tuned by `make demo`, maxlen 128). "
-        f"{record['texts_per_request']} text(s) per request, loopback only.\n",
+        f"Machine: {record['machine']['cpu']}, {record['machine']['cores']} cores. "
+        f"Predictor: `{record['predictor']}`. {record['texts_per_request']} text(s) per request, loopback only.\n",
         "| run | requests/s | docs/s | p50 ms | p99 ms | errors | model calls |",
         "|---|---|---|---|---|---|---|",
     ]
@@ -175,9 +174,8 @@ def _append_results(record: dict) -> None:
         lines.append(f"| {name} | {r['requests_per_s']} | {r['docs_per_s']} | {r['latency_ms_p50']} | "
                      f"{r['latency_ms_p99']} | {r['errors']} | {calls} |")
     lines.append(f"\nGain from micro-batching under load: {record['gain_docs_per_s']}x docs/s. "
-                 f"Command: `{record['command']}`\n")
-    with open(HERE / "RESULTS.md", "a", encoding="utf-8") as f:
-        f.write("\n".join(lines) + "\n")
+                 f"Command: `{record['command']}`")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

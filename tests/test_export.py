@@ -174,6 +174,23 @@ def test_the_raw_string_savedmodel_runs_without_tfclf_or_transformers(predictor,
     assert result["ids"] == want
 
 
+def test_a_savedmodel_export_loads_in_a_fresh_process_without_transformers(predictor, exported, texts, tmp_path):
+    """load_predictor on the SavedModel in a process that did not export it (so tensorflow-text's
+    ops are registered by the loader itself) and that never imports transformers."""
+    script = textwrap.dedent(f"""
+        import json, sys
+        import tfclf
+        p = tfclf.load_predictor({str(exported["savedmodel"])!r})
+        labels = p.predict({texts[:5]!r})
+        assert "transformers" not in sys.modules, "transformers was imported"
+        print(json.dumps(labels))
+    """)
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                         cwd=str(tmp_path))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert json.loads(run.stdout.strip().splitlines()[-1]) == predictor.predict(texts[:5])
+
+
 def test_the_savedmodel_refuses_what_it_cannot_read_in_the_graph(tiny_distilbert_dir, toy_data, tmp_path):
     t = text.Transformer(str(tiny_distilbert_dir), maxlen=16, max_windows=2)
     t.preprocess_train(*toy_data["train"], verbose=0)

@@ -21,7 +21,7 @@ from tfclf.predicting import BasePredictor, LogitsFn
 RUNTIMES = {
     "onnx": ("onnxruntime", "onnx", "ONNX Runtime"),
     "openvino": ("openvino", "openvino", "OpenVINO"),
-    "savedmodel": ("tensorflow", "savedmodel", "TensorFlow"),
+    "savedmodel": ("tensorflow", "savedmodel", "TensorFlow and tensorflow-text"),
 }
 PRECISIONS = ("auto", "float32")
 
@@ -129,6 +129,11 @@ def openvino_engine(folder: Path, export: dict, precision: str, threads: int | N
 
 def savedmodel_engine(folder: Path, export: dict, precision: str, threads: int | None = None) -> LogitsFn:
     tf = require_runtime("savedmodel")  # float32 whatever `precision` says; threads are TensorFlow's, process-wide
+    try:
+        import tensorflow_text  # noqa: F401 - registers the in-graph tokenizer's ops, which loading needs
+    except ImportError as err:
+        raise RuntimeMissingError("this predictor was exported as a raw-string SavedModel, whose graph holds "
+                                  "tensorflow-text's tokenizer: pip install \"tfclf[savedmodel]\"") from err
     loaded = tf.saved_model.load(str(folder / export["file"]))
     signature = loaded.signatures[export["logits_signature"]]
     ids_name, mask_name = export["inputs"]
