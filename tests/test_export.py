@@ -299,6 +299,23 @@ def test_the_command_line_exports_predicts_and_describes(predictor, texts, tmp_p
         cli.main(["export", str(saved), str(tmp_path / "bad"), "--format", "tflite"])
 
 
+def test_the_http_service_serves_an_export(predictor, exported, texts):
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from tfclf import serve
+
+    loaded = tfclf.load_predictor(exported["openvino"], precision="float32")
+    with TestClient(serve.create_app(loaded, batch_wait_ms=0)) as client:
+        info = client.get("/info").json()
+        assert info["engine"] == "openvino" and info["classes"] == predictor.get_classes()
+        assert "tensorflow" not in info["serving_versions"] and "openvino" in info["serving_versions"]
+        body = client.post("/predict", json={"texts": texts[:6], "return_proba": True}).json()
+        assert body["labels"] == predictor.predict(texts[:6])
+        assert np.abs(np.array(body["probabilities"]) - predictor.predict_proba(texts[:6])).max() < PROB_TOLERANCE
+        assert client.post("/explain", json={"text": texts[0], "num_samples": 40}).status_code == 200
+
+
 # --------------------------------------------------------------------------- without TensorFlow
 
 
