@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 from tfclf._util import positive_number
 from tfclf.inference import LogitsFunction
-from tfclf.loading import load_predictor  # noqa: F401 - its historical home, kept importable
 from tfclf.predicting import BasePredictor, check_threshold
 from tfclf.preprocess import Transformer
 

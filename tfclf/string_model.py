@@ -66,7 +66,7 @@ def save_string_model(model, predictor, tokenizer, path: Path) -> dict:
 
     from tfclf._compat import tf
     from tfclf.encoding import special_tokens
-    from tfclf.export import INPUTS, OUTPUT, erf_gelu, forward_function
+    from tfclf.tracing import INPUTS, OUTPUT, erf_gelu, forward_function
     from tfclf.predicting import check_threshold
 
     spec = check_supported(predictor, tokenizer)
