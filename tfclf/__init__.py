@@ -56,6 +56,9 @@ _LAZY = {
     "tune_thresholds": "tfclf.multilabel",
     "multilabel_metrics": "tfclf.multilabel",
     "train_tokenizer": "tfclf.vocab",
+    "find_label_issues": "tfclf.label_issues",
+    "LabelIssues": "tfclf.label_issues",
+    "find_overlap": "tfclf.overlap",
 }
 _SUBMODULES = ("text", "datasets", "schedules", "lr_finder", "plots", "models", "precision", "multilabel", "vocab",
                "export", "runtime")

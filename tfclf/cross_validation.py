@@ -40,6 +40,7 @@ class CVResult:
         fold_of: the fold that held out each text.
         classes_: the column order of `oof_proba`.
         mode: "multiclass", "multilabel" or "regression".
+        targets: the given labels, encoded (class indices for single-label data), in text order.
     """
 
     folds: list[dict]
@@ -50,10 +51,27 @@ class CVResult:
     classes_: list[str]
     mode: str
     settings: dict = field(default_factory=dict)
+    targets: np.ndarray | None = None
 
     def summary(self) -> str:
         """One line per score: mean ± std over the folds."""
         return "\n".join(f"{k}: {self.mean[k]:.4f} ± {self.std[k]:.4f}" for k in self.mean)
+
+    def label_issues(self):
+        """The training texts most likely mislabeled, judged from the out-of-fold probabilities
+        (confident learning: `tfclf.label_issues`). Single-label data only.
+
+        Example:
+            >>> issues = cv.label_issues()          # doctest: +SKIP
+            >>> issues.view(texts, n=5)             # doctest: +SKIP
+        """
+        from tfclf.label_issues import find_label_issues
+
+        if self.mode != "multiclass":
+            raise ValueError(f"label issues are found for single-label data; this result is {self.mode}")
+        if self.targets is None:
+            raise ValueError("this CVResult holds no labels; it was not made by cross_validate")
+        return find_label_issues(self.oof_proba, self.targets, self.classes_)
 
     def to_json(self) -> dict:
         """The scores (not the out-of-fold predictions) as JSON-ready data."""
@@ -211,7 +229,7 @@ def cross_validate(texts: Sequence[str], labels, model_name, n_splits: int = 5, 
     mean = {k: statistics.fmean(f[k] for f in folds) for k in names}
     std = {k: statistics.stdev([f[k] for f in folds]) if len(folds) > 1 else 0.0 for k in names}
     result = CVResult(folds=folds, mean=mean, std=std, oof_proba=oof if mode != "regression" else oof[:, 0],
-                      fold_of=fold_of, classes_=classes, mode=mode,
+                      fold_of=fold_of, classes_=classes, mode=mode, targets=codec.encode(labels),
                       settings={"model_name": str(model_name), "n_splits": n_splits, "stratified": stratified,
                                 "seed": seed, "lr": lr, "epochs": epochs, "batch_size": batch_size,
                                 "maxlen": maxlen})

@@ -29,7 +29,8 @@ class Evaluation:
         probs: one row per document of `data` (`tfclf.inference.predict_documents`).
         data: the labeled `TextDataset` they were predicted for.
         class_names: names of the model's outputs (default: "0", "1", ...).
-        thresholds: multi-label decision thresholds (one, or one per label; default 0.5).
+        thresholds: multi-label decision thresholds (one, or one per label; default 0.5), or a
+            binary model's tuned positive-class threshold (a list of one).
 
     Example:
         >>> ev = learner.evaluation()                       # doctest: +SKIP
@@ -60,6 +61,8 @@ class Evaluation:
             return self.probs.reshape(len(self.probs), -1)[:, 0]
         if self.mode == MULTILABEL:
             return (self.probs >= thresholds_array(self.thresholds, self.num_outputs)).astype(int)
+        if self.tuned and self.probs.shape[1] == 2:  # a binary model's tuned positive-class threshold
+            return (self.probs[:, 1] >= thresholds_array(self.thresholds, 1)[0]).astype(int)
         return self.probs.argmax(axis=1)
 
     @functools.cached_property
@@ -304,6 +307,7 @@ class EvaluationMixin:
     def tune_thresholds(self, val_data: TextDataset | None = None, metric: str = "micro_f1",
                         verbose: int = 1) -> Thresholds:
         """Multi-label: searches per-label decision thresholds that maximise `metric` on `val_data`.
+        Binary single-label: the positive (second) class's threshold that maximises its F1.
 
         The thresholds are kept in the model's configuration (``thresholds_``) and used by
         `validate`, `top_losses` and by a predictor made from this model with `get_predictor`,
@@ -322,9 +326,19 @@ class EvaluationMixin:
             >>> learner.tune_thresholds(metric="micro_f1")  # doctest: +SKIP
         """
         data = self._val(val_data)
+        probs = self._probabilities(data)
+        if data.mode == MULTICLASS and probs.shape[1] == 2:
+            from tfclf.multilabel import tune_binary_threshold
+
+            result = tune_binary_threshold(data.doc_targets, probs)
+            set_thresholds(self.model, list(result.thresholds))
+            if verbose:
+                print(f"F1 of the positive class: {result.score_at_default:.4f} at 0.5, {result.score:.4f} at "
+                      f"{result.thresholds[0]:.2f}")
+            return result
         if data.mode != MULTILABEL:
-            raise ValueError(f"tune_thresholds is for multi-label data; this data is {data.mode}")
-        result = tune_thresholds(data.doc_targets, self._probabilities(data), metric=metric)
+            raise ValueError(f"tune_thresholds is for multi-label and binary data; this data is {data.mode}")
+        result = tune_thresholds(data.doc_targets, probs, metric=metric)
         set_thresholds(self.model, list(result.thresholds))
         if verbose:
             print(f"{metric}: {result.score_at_default:.4f} at 0.5, {result.score_global:.4f} at the best global "

@@ -10,16 +10,20 @@ from tfclf.labels import MULTILABEL, REGRESSION
 
 
 class LogitsFunction:
-    """A `tf.function` around ``model(...).logits``, traced once for any batch size and length."""
+    """A `tf.function` around ``model(...).logits``, traced once for any batch size and length;
+    with ``pooled=True``, around the vector the head reads instead (`tfclf.pooling.pooled_vector`)."""
 
-    def __init__(self, model):
+    def __init__(self, model, pooled: bool = False):
         from tfclf._compat import tf
+        from tfclf.pooling import pooled_vector
 
         self.model = model
         spec = tf.TensorSpec((None, None), tf.int32)
 
         @tf.function(input_signature=[spec, spec])
         def logits(input_ids, attention_mask):
+            if pooled:
+                return tf.cast(pooled_vector(model, input_ids, attention_mask), tf.float32)
             out = model({"input_ids": input_ids, "attention_mask": attention_mask}, training=False)
             return tf.cast(out.logits, tf.float32)
 

@@ -265,7 +265,9 @@ class LabelCodec:
     def decode(self, outputs: np.ndarray, threshold=0.5) -> list:
         """Turns probabilities (or regression values) into labels: a name, a list of names, or a float.
 
-        For multi-label outputs `threshold` is one number or one per class.
+        For multi-label outputs `threshold` is one number or one per class. For a binary
+        single-label model, a `threshold` other than 0.5 is the positive class's (the second
+        class's): it is predicted when its probability reaches the threshold (0.5 is argmax).
         """
         self._check_fitted()
         outputs = np.asarray(outputs)
@@ -274,6 +276,8 @@ class LabelCodec:
         if self.mode_ == MULTILABEL:
             cut = np.broadcast_to(np.asarray(threshold, dtype=np.float64), (len(self.classes_),))
             return [[c for c, p, t in zip(self.classes_, row, cut) if p >= t] for row in outputs]
+        if len(self.classes_) == 2 and np.ndim(threshold) == 0 and float(threshold) != 0.5:
+            return [self.classes_[int(p >= threshold)] for p in outputs[:, 1]]
         return [self.classes_[i] for i in outputs.argmax(axis=1)]
 
     def decode_targets(self, targets: np.ndarray) -> list:

@@ -209,3 +209,23 @@ def tune_thresholds(y_true, probs, metric: str = "micro_f1", max_passes: int = 3
     return Thresholds(thresholds=[float(grid[c]) for c in cols], global_threshold=float(grid[global_col]),
                       metric=metric, score=float(score), score_global=float(global_score),
                       score_at_default=float(at_default))
+
+
+def tune_binary_threshold(targets, probs) -> Thresholds:
+    """A binary single-label model's decision threshold: the positive class's (the second
+    column's) probability at which it is predicted, chosen to maximise its F1 on validation data.
+    It is the one-label case of `tune_thresholds` (the same grid and tie rule).
+
+    Args:
+        targets: class ids (0 / 1) of the validation texts.
+        probs: (n, 2) their predicted probabilities.
+    """
+    y = np.asarray(targets)
+    p = np.asarray(probs, dtype=np.float64)
+    if p.ndim != 2 or p.shape[1] != 2 or y.shape != (len(p),):
+        raise ValueError(f"a binary threshold needs (n, 2) probabilities and n class ids, got {p.shape} and {y.shape}")
+    if not np.isin(y, (0, 1)).all():
+        raise ValueError("binary targets must be class ids 0 or 1")
+    if y.min() == y.max():
+        raise ValueError("the validation labels hold one class only: a threshold needs both")
+    return tune_thresholds((y == 1).astype(np.int64)[:, None], p[:, 1:2], metric="micro_f1")

@@ -141,6 +141,20 @@ def masked_mean(hidden, attention_mask):
     return total / count
 
 
+def pooled_vector(model, input_ids, attention_mask):
+    """The vector the classification head of `model` reads, one row per text: the masked mean of
+    the last hidden states (mean pooling), BERT's and ALBERT's pooler output, or the first token's
+    state (DistilBERT, RoBERTa, ELECTRA, MPNet and the rest)."""
+    encoder = getattr(model, model.base_model_prefix)
+    outputs = encoder(input_ids=input_ids, attention_mask=attention_mask, return_dict=True, training=False)
+    if pooling_of(model.config) == "mean":
+        return masked_mean(outputs.last_hidden_state, attention_mask)
+    pooler = getattr(outputs, "pooler_output", None)
+    if pooler is not None and _HEADS.get(model.config.model_type) == "dense":
+        return pooler
+    return outputs.last_hidden_state[:, 0]
+
+
 def classifier_class(config):
     """The TF sequence-classification class to build for `config`, with its pooling applied."""
     from tfclf._compat import transformers

@@ -53,6 +53,9 @@ class BasePredictor:
     def _logits_fn(self) -> LogitsFn:
         raise NotImplementedError
 
+    def _embed_fn(self) -> LogitsFn:
+        raise NotImplementedError(f"{type(self).__name__} cannot embed texts")
+
     # -- classes -----------------------------------------------------------------------------------
     def get_classes(self) -> list[str]:
         """Class names, in the order of `predict_proba`'s columns."""
@@ -101,6 +104,26 @@ class BasePredictor:
         probs = self._forward([texts] if single else check_texts(texts))
         labels = self.decode(probs, min_confidence=min_confidence)
         return labels[0] if single else labels
+
+    def embed(self, texts: str | Sequence[str]) -> np.ndarray:
+        """The pooled vector the classification head reads, one row per text (a 1-D row for a
+        single string), in float32: for search, clustering and near-duplicate checks. A text read
+        as several windows gets the mean of its windows' vectors.
+
+        Example:
+            >>> v = predictor.embed(["first text", "second text"])   # doctest: +SKIP
+            >>> v.shape                                              # doctest: +SKIP
+            (2, 384)
+        """
+        from tfclf.inference import predict_logits
+        from tfclf.reading import aggregate
+
+        single = isinstance(texts, str)
+        data = self._dataset([texts] if single else check_texts(texts))
+        rows = predict_logits(self._embed_fn(), data, self.batch_size)
+        if data.doc_ids is not None:
+            rows = aggregate(rows, data.doc_ids, data.n_docs).astype(np.float32)
+        return rows[0] if single else rows
 
     def decode(self, probs: np.ndarray, min_confidence: float | None = None) -> list:
         """Labels for rows of `predict_proba` output (multi-label: the classes >= the threshold);
@@ -177,28 +200,38 @@ class BasePredictor:
             self.batch_size = previous
 
     def tune_thresholds(self, texts: Sequence[str], labels, metric: str = "micro_f1", verbose: int = 1):
-        """Multi-label: picks per-label thresholds that maximise `metric` on labeled `texts`.
+        """Tunes the decision thresholds on labeled `texts` (ones the model did not train on).
 
-        The thresholds become this predictor's `threshold` (and are saved with it). Use texts the
-        model did not train on.
+        Multi-label: per-label thresholds that maximise `metric`. Binary single-label: the
+        positive (second) class's threshold that maximises its F1 (`metric` is not used). The
+        result becomes this predictor's `threshold` (saved with it, used by `predict`).
 
         Args:
             texts: validation documents.
             labels: their labels, as given to `preprocess_train` (lists of class names, or rows
-                of 0/1 per class).
-            metric: "micro_f1" or "macro_f1".
+                of 0/1 per class, for multi-label).
+            metric: multi-label: "micro_f1" or "macro_f1".
 
         Returns:
             `tfclf.multilabel.Thresholds`.
         """
-        from tfclf.multilabel import tune_thresholds
+        from tfclf.multilabel import tune_binary_threshold, tune_thresholds
 
-        if self.mode != "multilabel":
-            raise ValueError(f"tune_thresholds is for multi-label predictors; this one is {self.mode}")
+        binary = self.mode == "multiclass" and len(self.get_classes()) == 2
+        if self.mode != "multilabel" and not binary:
+            raise ValueError(f"tune_thresholds is for multi-label and binary predictors; this one is {self.mode} "
+                             f"with {len(self.get_classes())} classes")
         texts = check_texts(texts)
         if len(labels) != len(texts):
             raise ValueError(f"{len(texts)} texts but {len(labels)} labels: give one label row per text")
         targets = self.codec_.encode(labels)
+        if binary:
+            result = tune_binary_threshold(targets, self.predict_proba(texts))
+            self.threshold = float(result.thresholds[0])
+            if verbose:
+                print(f"F1 of {self.get_classes()[1]!r}: {result.score_at_default:.4f} at 0.5, "
+                      f"{result.score:.4f} at {self.threshold:.2f}")
+            return result
         result = tune_thresholds(targets, self.predict_proba(texts), metric=metric)
         self.threshold = list(result.thresholds)
         if verbose:

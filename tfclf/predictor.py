@@ -44,6 +44,7 @@ class Predictor(BasePredictor):
         self.preproc = preproc
         self._init_settings(batch_size, threshold, temperature)
         self._fn: LogitsFunction | None = None
+        self._embed: LogitsFunction | None = None
         # The manifest `load_predictor` read (None for a predictor made in this process).
         self.manifest_: dict | None = None
 
@@ -59,6 +60,11 @@ class Predictor(BasePredictor):
         if self._fn is None:
             self._fn = LogitsFunction(self.model)
         return self._fn
+
+    def _embed_fn(self) -> LogitsFunction:
+        if self._embed is None:
+            self._embed = LogitsFunction(self.model, pooled=True)
+        return self._embed
 
     def export(self, folder: str | os.PathLike, format: str = "onnx", **options) -> Path:
         """Writes this predictor for a production engine: ``"onnx"`` (ONNX Runtime, Triton,
@@ -134,11 +140,13 @@ def load_saved(folder: Path, manifest: dict, batch_size: int | None = None, prec
 def get_predictor(model, preproc: Transformer, batch_size: int = 32) -> Predictor:
     """A `Predictor` for a trained model and its `Transformer` (ktrain's ``get_predictor``).
 
-    A multi-label model whose thresholds were tuned (`Learner.tune_thresholds`) predicts with them,
+    A multi-label or binary model whose thresholds were tuned (`Learner.tune_thresholds`) predicts with them,
     and a model calibrated by `Learner.calibrate` with its temperature.
     """
     from tfclf.classifier import temperature_of, thresholds_of
 
     tuned = thresholds_of(model)
+    if tuned is not None and len(tuned) == 1:  # a binary model's positive-class threshold
+        tuned = tuned[0]
     return Predictor(model, preproc, batch_size=batch_size, threshold=0.5 if tuned is None else tuned,
                      temperature=temperature_of(model))

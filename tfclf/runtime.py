@@ -204,6 +204,10 @@ class ExportedPredictor(BasePredictor):
     def _logits_fn(self) -> LogitsFn:
         return self._engine
 
+    def _embed_fn(self) -> LogitsFn:
+        raise NotImplementedError("an exported predictor computes logits only; embed texts with the saved "
+                                  "(TensorFlow) predictor it was exported from: tfclf.load_predictor(saved_folder)")
+
 
 def runtime_versions(fmt: str) -> dict[str, str]:
     """The versions that matter when reporting a problem with an exported predictor, read

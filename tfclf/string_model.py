@@ -77,6 +77,8 @@ def save_string_model(model, predictor, tokenizer, path: Path) -> dict:
     mode = predictor.mode
     temperature = float(predictor.temperature)
     thresholds = check_threshold(predictor.threshold, len(classes))
+    binary_threshold = (thresholds if mode != MULTILABEL and len(classes) == 2 and isinstance(thresholds, float)
+                        and thresholds != 0.5 else None)
     thresholds = [thresholds] * len(classes) if isinstance(thresholds, float) else thresholds
     pad_id = int(tokenizer.pad_token_id or 0)
 
@@ -128,7 +130,11 @@ def save_string_model(model, predictor, tokenizer, path: Path) -> dict:
             return {OUTPUT: logits, "probabilities": probs,
                     "predicted": tf.cast(probs >= tf.constant(thresholds, tf.float32), tf.int32)}
         probs = tf.nn.softmax(scaled, axis=-1)
-        return {OUTPUT: logits, "probabilities": probs, "label": tf.gather(module.classes, tf.argmax(probs, axis=-1))}
+        if binary_threshold is not None:  # the tuned positive-class threshold, as LabelCodec.decode applies it
+            index = tf.cast(probs[:, 1] >= binary_threshold, tf.int64)
+        else:
+            index = tf.argmax(probs, axis=-1)
+        return {OUTPUT: logits, "probabilities": probs, "label": tf.gather(module.classes, index)}
 
     module.tokenize, module.serve = tokenize, serve
     signatures = {"serving_default": serve, "tokenize": tokenize, "logits": forward}

@@ -1,0 +1,147 @@
+"""Probabilities you can act on, measured on the tutorial (issue 25).
+
+    python benchmarks/bench_data_quality.py --model ../shared/models/all-MiniLM-L6-v2 \
+        --archive ../shared/data/20news-bydate.tar.gz
+
+Two parts, each checkpointed to benchmarks/work/data_quality/ (a rerun skips a finished part):
+
+1. calibration: fine-tune on 90% of the training documents (stratified split, seed 42), fit the
+   temperature on the other 10% (`Learner.calibrate`), and report on the 1502 test documents the
+   expected calibration error (15 equal-width bins), log loss, Brier score and accuracy before and
+   after; the risk-coverage table and the coverage at 99% accuracy; the reliability diagram
+   (PNG); train/test overlap (exact copies and near-duplicates from `embed`).
+2. label issues: flip 5% of the training labels at random (seed 42), `cross_validate` on them, and
+   report precision and recall of the k most suspicious texts among the flipped ones, k = the
+   number flipped, and of the texts the confident-learning rule flags; with the time it took.
+
+Writes benchmarks/results/data_quality.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+import bench_common as bc
+
+HERE = Path(__file__).resolve().parent
+WORK = HERE / "work" / "data_quality"
+SEED = 42
+
+
+def calibration_part(args, train, test) -> dict:
+    import tfclf
+    from tfclf import text
+    from tfclf.calibration import calibration_report, coverage_at_accuracy, risk_coverage
+    from tfclf.datasets.split import train_test_split
+    from tfclf.overlap import find_overlap
+
+    x_fit, x_cal, y_fit, y_cal = train_test_split(list(train.texts), list(train.labels), test_size=0.1, seed=SEED)
+    tfclf.set_seed(SEED)
+    t = text.Transformer(args.model, maxlen=args.maxlen, batch_size=args.batch_size, class_names=train.class_names)
+    trn = t.preprocess_train(x_fit, y_fit, verbose=0)
+    cal = t.preprocess_test(x_cal, y_cal, verbose=0)
+    tst = t.preprocess_test(list(test.texts), list(test.labels), verbose=0)
+    learner = tfclf.get_learner(t.get_classifier(), trn, cal, batch_size=args.batch_size, seed=SEED)
+    t0 = time.perf_counter()
+    learner.fit_onecycle(args.lr, args.epochs, verbose=0)
+    train_s = time.perf_counter() - t0
+    before = learner.evaluation(tst).probs
+    t0 = time.perf_counter()
+    fitted = learner.calibrate(cal, verbose=0)
+    calibrate_s = time.perf_counter() - t0
+    after_eval = learner.evaluation(tst)
+    after = after_eval.probs
+    report = calibration_report(before, after, tst.targets, "multiclass", 15)
+    curve = risk_coverage(after, tst.targets)
+    correct = after.argmax(1) == tst.targets
+    table = []
+    for p in (0.0, 0.5, 0.8, 0.9, 0.95, 0.99):
+        answered = after.max(1) >= p
+        table.append({"min_confidence": p, "answered": int(answered.sum()), "coverage": round(float(answered.mean()), 4),
+                      "accuracy": round(float(correct[answered].mean()), 4) if answered.any() else None})
+    png = HERE / "results" / "data_quality_reliability.png"
+    after_eval.plot_reliability(show=False, save_path=png)
+    predictor = tfclf.get_predictor(learner.model, t)
+    t0 = time.perf_counter()
+    overlap = find_overlap(list(train.texts), list(test.texts), predictor=predictor, threshold=0.98)
+    overlap_s = time.perf_counter() - t0
+    return {
+        "split": {"fit": len(x_fit), "calibration": len(x_cal), "test": len(test.texts)},
+        "train_s": round(train_s, 1), "calibrate_s": round(calibrate_s, 2),
+        "temperature": round(fitted["temperature"], 4), "test": report,
+        "ece_ratio_after_before": round(report["after"]["ece"] / report["before"]["ece"], 3),
+        "risk_coverage": table,
+        "coverage_at_99": coverage_at_accuracy(curve, 0.99),
+        "coverage_at_99_uncalibrated": coverage_at_accuracy(risk_coverage(before, tst.targets), 0.99),
+        "reliability_png": str(png.relative_to(HERE)),
+        "overlap": {"exact_test_texts": len({j for _, j in overlap.exact}), "near_pairs_at_0.98": len(overlap.near),
+                    "examples": overlap.near[:5], "seconds": round(overlap_s, 1)},
+    }
+
+
+def label_issue_part(args, train) -> dict:
+    import tfclf
+
+    rng = np.random.default_rng(SEED)
+    labels = list(train.labels)
+    classes = list(train.class_names)
+    n_flip = int(round(0.05 * len(labels)))
+    flipped = rng.choice(len(labels), n_flip, replace=False)
+    for i in flipped:
+        others = [c for c in classes if c != labels[i]]
+        labels[i] = others[rng.integers(len(others))]
+    t0 = time.perf_counter()
+    cv = tfclf.cross_validate(list(train.texts), labels, args.model, n_splits=args.folds, seed=SEED, lr=args.lr,
+                              epochs=args.epochs, batch_size=args.batch_size, maxlen=args.maxlen,
+                              class_names=classes, verbose=1)
+    cv_s = time.perf_counter() - t0
+    issues = cv.label_issues()
+    return {
+        "flipped": n_flip, "n": len(labels), "folds": args.folds, "cv_s": round(cv_s, 1),
+        "cv_accuracy_on_noisy_labels": round(cv.mean["accuracy"], 4),
+        "at_k": issues.precision_recall(flipped, k=n_flip),
+        "flagged": issues.precision_recall(flipped),
+        "top5": [{"index": int(i), "given": issues.given[i], "likely": issues.likely[i],
+                  "margin": round(float(issues.margin[i]), 4), "was_flipped": bool(i in set(flipped.tolist()))}
+                 for i in issues.top(5)],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--archive", default=None)
+    parser.add_argument("--maxlen", type=int, default=128)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--lr", type=float, default=8e-5)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--folds", type=int, default=4)
+    parser.add_argument("--parts", default="calibration,label_issues")
+    parser.add_argument("--limit", type=int, default=None, help="first N documents of each split (a smoke test)")
+    parser.add_argument("--output", default=str(HERE / "results" / "data_quality.json"))
+    args = parser.parse_args()
+    WORK.mkdir(parents=True, exist_ok=True)
+    train, test = bc.load_data(args.archive, args.limit)
+    result = {"benchmark": "data_quality", "date": time.strftime("%Y-%m-%d"), "machine": bc.machine(),
+              "settings": {k: getattr(args, k) for k in ("model", "maxlen", "epochs", "lr", "batch_size", "folds")}}
+    for part in args.parts.split(","):
+        checkpoint = WORK / f"{part}.json"
+        if checkpoint.is_file():
+            result[part] = json.loads(checkpoint.read_text())
+            print(f"{part}: from {checkpoint}")
+            continue
+        value = calibration_part(args, train, test) if part == "calibration" else label_issue_part(args, train)
+        checkpoint.write_text(json.dumps(value, indent=2, default=float))
+        result[part] = value
+        print(part, json.dumps(value, default=float)[:2000], flush=True)
+    Path(args.output).write_text(json.dumps(result, indent=2, default=float) + "\n")
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
