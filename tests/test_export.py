@@ -191,6 +191,34 @@ def test_a_savedmodel_export_loads_in_a_fresh_process_without_transformers(predi
     assert json.loads(run.stdout.strip().splitlines()[-1]) == predictor.predict(texts[:5])
 
 
+def test_savedmodel_signatures_for_multilabel_and_regression(tiny_distilbert_dir, tmp_path):
+    """The raw-string signature's outputs for the other label modes: 0/1 per class at the tuned
+    thresholds (multi-label), the value (regression); ONNX carries both too."""
+    import tensorflow as tf
+
+    x, rows = helpers.toy_multilabel(24, seed=7)
+    t = text.Transformer(str(tiny_distilbert_dir), maxlen=16)
+    t.preprocess_train(x, rows, verbose=0)
+    p = tfclf.get_predictor(t.get_classifier(), t)
+    p.threshold = [0.45, 0.5, 0.55]
+    serve = tf.saved_model.load(str(p.export(tmp_path / "ml", format="savedmodel") / "saved_model"))
+    out = serve.signatures["serving_default"](text=tf.constant(x))
+    probs = p.predict_proba(x)
+    np.testing.assert_allclose(out["probabilities"].numpy(), probs, atol=PROB_TOLERANCE)
+    want = (probs >= np.array([0.45, 0.5, 0.55])).astype(int)
+    assert (out["predicted"].numpy() == want).all()
+
+    r = text.Transformer(str(tiny_distilbert_dir), maxlen=16)
+    r.preprocess_train(x, np.linspace(0, 3, len(x)), verbose=0)
+    q = tfclf.get_predictor(r.get_classifier(), r)
+    serve = tf.saved_model.load(str(q.export(tmp_path / "reg", format="savedmodel") / "saved_model"))
+    values = serve.signatures["serving_default"](text=tf.constant(x))["value"].numpy()[:, 0]
+    np.testing.assert_allclose(values, q.predict(x), atol=1e-4)
+    onnx = tfclf.load_predictor(q.export(tmp_path / "reg-onnx"))
+    assert onnx.mode == "regression"
+    np.testing.assert_allclose(onnx.predict(x), q.predict(x), atol=1e-4)
+
+
 def test_the_savedmodel_refuses_what_it_cannot_read_in_the_graph(tiny_distilbert_dir, toy_data, tmp_path):
     t = text.Transformer(str(tiny_distilbert_dir), maxlen=16, max_windows=2)
     t.preprocess_train(*toy_data["train"], verbose=0)
