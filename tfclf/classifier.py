@@ -24,6 +24,8 @@ from typing import Any
 from tfclf.labels import MULTICLASS, MULTILABEL, REGRESSION
 
 OPTIONS_KEY = "tfclf_training"
+# weights that decoupled weight decay leaves alone, by name (as BERT's AdamW recipe does)
+NO_WEIGHT_DECAY = ("bias", "LayerNorm", "layer_norm", "layernorm")
 THRESHOLDS_KEY = "tfclf_thresholds"
 TEMPERATURE_KEY = "tfclf_temperature"
 _PROBLEM_TYPES = {MULTICLASS: "single_label_classification", MULTILABEL: "multi_label_classification",
@@ -56,10 +58,11 @@ def mode_of(config) -> str:
 
 
 def training_options(config) -> dict:
-    """`get_classifier`'s label smoothing and layer decay as recorded in `config` (else the defaults)."""
+    """`get_classifier`'s label smoothing and layer decay, and `Learner.set_weight_decay`'s weight
+    decay, as recorded in `config` (else the defaults)."""
     recorded = getattr(config, OPTIONS_KEY, None) or {}
     return {"label_smoothing": float(recorded.get("label_smoothing", 0.0)),
-            "layer_decay": recorded.get("layer_decay")}
+            "layer_decay": recorded.get("layer_decay"), "weight_decay": recorded.get("weight_decay")}
 
 
 def thresholds_of(model) -> list[float] | None:
@@ -92,7 +95,8 @@ def set_temperature(model, temperature: float) -> None:
     _record(model, TEMPERATURE_KEY, float(temperature), "the temperature is")
 
 
-def _strategy_scope(strategy):
+def strategy_scope(strategy):
+    """`strategy`'s scope, or no scope for None (one device)."""
     return strategy.scope() if strategy is not None else contextlib.nullcontext()
 
 
@@ -127,7 +131,7 @@ def build_classifier(config, *, pretrained: Path | None, precision: str, strateg
 
     setattr(config, OPTIONS_KEY, {"label_smoothing": check_label_smoothing(label_smoothing),
                                   "layer_decay": check_layer_decay(layer_decay)})
-    with _strategy_scope(check_strategy(strategy)):
+    with strategy_scope(check_strategy(strategy)):
         with policy_scope(precision):
             model = _fresh(config) if pretrained is None else load_pretrained(classifier_class(config), pretrained,
                                                                               config)
@@ -172,12 +176,14 @@ def rebuild_in_scope(model, strategy, metrics: Any = None):
 
 
 def compile_classifier(model, mode: str | None = None, metrics: Any = None, learning_rate: float = 5e-5,
-                       label_smoothing: float | None = None, layer_decay: float | None = None) -> None:
+                       label_smoothing: float | None = None, layer_decay: float | None = None,
+                       weight_decay: float | None = None) -> None:
     """Compiles `model` with Adam, a from-logits loss that matches `mode`, and default metrics.
 
-    `mode` defaults to the one the model's configuration records. `label_smoothing` and
-    `layer_decay` (see `tfclf.optim`) default to those recorded by `build_classifier`; values
-    given here are recorded in turn, so that a rebuild compiles the model the same way.
+    `mode` defaults to the one the model's configuration records. `label_smoothing`,
+    `layer_decay` (see `tfclf.optim`) and `weight_decay` (decoupled, AdamW-style; biases and
+    layer norms excluded; 0 is none) default to those recorded in the configuration; values given
+    here are recorded in turn, so that a rebuild compiles the model the same way.
 
     Adam's beta_1 is a variable so that the one-cycle policy can move momentum during training
     without retracing the train step. The loss casts the logits to float32 first, so a model
@@ -185,16 +191,20 @@ def compile_classifier(model, mode: str | None = None, metrics: Any = None, lear
     the logits' dtype). Under mixed_float16 Keras wraps Adam in a LossScaleOptimizer itself.
     """
     from tfclf._compat import keras, tf
-    from tfclf.optim import check_label_smoothing, check_layer_decay, layer_decay_adam, sparse_smoothed_crossentropy
+    from tfclf.optim import (check_label_smoothing, check_layer_decay, check_weight_decay, layer_decay_adam,
+                             sparse_smoothed_crossentropy)
 
     config = getattr(model, "config", None)
     mode = mode or (mode_of(config) if config is not None else MULTICLASS)
-    recorded = training_options(config) if config is not None else {"label_smoothing": 0.0, "layer_decay": None}
+    recorded = training_options(config) if config is not None else {"label_smoothing": 0.0, "layer_decay": None,
+                                                                     "weight_decay": None}
     label_smoothing = check_label_smoothing(recorded["label_smoothing"] if label_smoothing is None
                                             else label_smoothing)
     layer_decay = check_layer_decay(recorded["layer_decay"] if layer_decay is None else layer_decay)
+    weight_decay = check_weight_decay(recorded["weight_decay"] if weight_decay is None else weight_decay)
     if config is not None:
-        setattr(config, OPTIONS_KEY, {"label_smoothing": label_smoothing, "layer_decay": layer_decay})
+        setattr(config, OPTIONS_KEY, {"label_smoothing": label_smoothing, "layer_decay": layer_decay,
+                                      **({"weight_decay": weight_decay} if weight_decay else {})})
     if mode == MULTILABEL:
         loss = keras.losses.BinaryCrossentropy(from_logits=True, label_smoothing=label_smoothing)
         default_metrics = [keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)]
@@ -206,9 +216,12 @@ def compile_classifier(model, mode: str | None = None, metrics: Any = None, lear
                 else keras.losses.SparseCategoricalCrossentropy(from_logits=True))
         default_metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
     beta_1 = tf.Variable(0.9, trainable=False, dtype=tf.float32, name="adam_beta_1")
-    adam = dict(learning_rate=learning_rate, beta_1=beta_1, epsilon=1e-8)
+    adam = dict(learning_rate=learning_rate, beta_1=beta_1, epsilon=1e-8,
+                **({"weight_decay": weight_decay} if weight_decay else {}))
     optimizer = (layer_decay_adam(model, layer_decay, **adam) if layer_decay is not None
                  else keras.optimizers.Adam(**adam))
+    if weight_decay:
+        optimizer.exclude_from_weight_decay(var_names=list(NO_WEIGHT_DECAY))
     model.compile(optimizer=optimizer, loss=Float32Loss(loss),
                   metrics=default_metrics if metrics is None else metrics)
 

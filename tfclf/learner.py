@@ -5,11 +5,13 @@ resuming) and the thin policies on top of it (`fit_onecycle`, `fit`, `autofit`),
 is in `tfclf.schedules`. As fastai patches its Learner from other modules, the Learner's other
 jobs live with what they use: `lr_find` and its plots in `tfclf.lr_finder` (`LRFinderMixin`), and
 `validate`, `metrics`, `top_losses`, ... in `tfclf.evaluation` (`EvaluationMixin`), all read from
-one prediction pass.
+one prediction pass, and ktrain's `freeze`, `unfreeze`, `set_weight_decay`, `print_layers` and
+`reset_weights` in `tfclf.layer_control` (`LayerControlMixin`).
 """
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -24,10 +26,11 @@ from tfclf.data import TextDataset
 from tfclf.evaluation import EvaluationMixin
 from tfclf.inference import LogitsFunction
 from tfclf.labels import MULTICLASS
+from tfclf.layer_control import LayerControlMixin
 from tfclf.lr_finder import LRFinderMixin
 
 
-class Learner(LRFinderMixin, EvaluationMixin):
+class Learner(LRFinderMixin, EvaluationMixin, LayerControlMixin):
     """Trains and inspects a compiled classifier on `TextDataset`s (ktrain's Learner).
 
     Args:
@@ -86,6 +89,9 @@ class Learner(LRFinderMixin, EvaluationMixin):
         # The last prediction pass: (dataset, model version, probabilities); see `evaluation`.
         self._predicted: tuple | None = None
         self._weights_loaded = 0
+        # `reset_weights` puts these back (ktrain keeps them in a temporary file too: no RAM copy)
+        self._initial = tempfile.TemporaryDirectory(prefix="tfclf-learner-")
+        self.model.save_weights(str(Path(self._initial.name) / "initial.h5"))
 
     # -- helpers ---------------------------------------------------------------------------------
     @property

@@ -43,6 +43,15 @@ def check_label_smoothing(value: Any) -> float:
     return float(value)
 
 
+def check_weight_decay(value: Any) -> float | None:
+    """None or 0 (no weight decay), or a rate in (0, 1)."""
+    if value is None or (not isinstance(value, bool) and isinstance(value, (int, float)) and value == 0):
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+        raise ValueError(f"weight decay must be a number in [0, 1), e.g. 0.01, got {value!r}")
+    return float(value)
+
+
 def check_layer_decay(value: Any) -> float | None:
     """`value` as a float in (0, 1), or None for no decay (None or 1); else a ValueError that
     says the range. Mapping 1 to None here keeps one test of "no decay" for every caller."""
