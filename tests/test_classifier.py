@@ -36,7 +36,8 @@ def test_options_and_thresholds_live_in_the_config(tiny_distilbert_dir, tmp_path
     t = text.Transformer(str(tiny_distilbert_dir), maxlen=16)
     t.preprocess_train(*helpers.toy_sentiment(16, seed=0), verbose=0)
     model = t.get_classifier(label_smoothing=0.1, layer_decay=0.5)
-    assert classifier.training_options(model.config) == {"label_smoothing": 0.1, "layer_decay": 0.5}
+    assert classifier.training_options(model.config) == {"label_smoothing": 0.1, "layer_decay": 0.5,
+                                                             "weight_decay": None}
     assert not [k for k in vars(model) if k.startswith("_tfclf")]  # nothing stuck on the Keras object
     classifier.set_thresholds(model, [0.4, 0.6])
     assert classifier.thresholds_of(model) == [0.4, 0.6]
@@ -58,7 +59,8 @@ def test_rebuild_compiles_as_built(tiny_distilbert_dir):
     copy = classifier.rebuild_in_scope(model, tf.distribute.get_strategy())
     assert copy is not model and type(copy) is type(model)
     assert type(base_optimizer(copy.optimizer)).__name__ == "LayerDecayAdam"
-    assert classifier.training_options(copy.config) == {"label_smoothing": 0.2, "layer_decay": 0.5}
+    assert classifier.training_options(copy.config) == {"label_smoothing": 0.2, "layer_decay": 0.5,
+                                                            "weight_decay": None}
     for a, b in zip(model.get_weights(), copy.get_weights()):
         np.testing.assert_array_equal(a, b)
 

@@ -145,7 +145,7 @@ def test_each_variables_step_is_scaled_by_its_multiplier(no_dropout_dir, precisi
         # weight near 1 plus its step).
         np.testing.assert_allclose(step_decayed, m * step_plain, rtol=1e-4, atol=2e-7, err_msg=v.name)
     assert any(np.abs(s).max() > 1e-3 for s in _one_step(plain, trn))  # the steps were not all zero
-    assert training_options(decayed.config) == {"label_smoothing": 0.0, "layer_decay": 0.5}
+    assert training_options(decayed.config) == {"label_smoothing": 0.0, "layer_decay": 0.5, "weight_decay": None}
 
 
 def test_layer_decay_of_one_is_plain_adam(tiny_distilbert_dir):
