@@ -61,11 +61,13 @@ def test_tutorial_notebook_runs_every_step(executed):
     tags = [c.metadata.get("tags", []) for c in nb.cells]
     assert tags.index(["injected-parameters"]) == tags.index(["parameters"]) + 1
     images = [o for o in outputs if "image/png" in o.get("data", {})]
-    # LR finder, LR and momentum schedules, loss and accuracy curves, confusion matrix
-    assert len(images) == 6
+    # LR finder, LR and momentum schedules, loss and accuracy curves, confusion matrix,
+    # reliability diagram, risk-coverage curve
+    assert len(images) == 8
     text = _text(nb)
     assert "suggested learning rates" in text and "training with lr" in text
     assert "precision" in text and "recall" in text  # the validation report
+    assert "'ece':" in text and "'brier':" in text  # how honest the probabilities are
     assert "tfclf-explanation" in text  # the explanation rendered as HTML
     assert "same probabilities after reloading: True" in text
     assert (saved / "manifest.json").is_file()
