@@ -264,6 +264,9 @@ def test_concurrent_requests_share_model_calls(live, predictor):
     async def burst():
         limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
         async with httpx.AsyncClient(base_url=live.url, timeout=60, trust_env=False, limits=limits) as client:
+            # open the n connections first, so that the burst is n requests, not n TCP handshakes
+            # spread over a busy machine's scheduler
+            await asyncio.gather(*(client.get("/health") for _ in range(n)))
             start = (await client.get("/stats")).json()
             responses = await asyncio.gather(*(client.post("/predict", json=b) for b in bodies))
             end = (await client.get("/stats")).json()
