@@ -133,11 +133,18 @@ def test_windows_multilabel_thresholds_and_temperature_survive_export(tiny_disti
         _same_answers(p, loaded, x)
 
 
-def test_calibrating_an_exported_predictor(predictor, exported, toy_data):
+def test_calibrating_an_exported_predictor_and_saving_it(predictor, exported, toy_data, tmp_path):
     loaded = tfclf.load_predictor(exported["onnx"])
     x, y = toy_data["val"]
     report = loaded.calibrate(x, y, verbose=0)
     assert loaded.temperature == report["temperature"] > 0
+    again = tfclf.load_predictor(loaded.save(tmp_path / "calibrated"))
+    assert again.temperature == loaded.temperature and again.format == "onnx"
+    np.testing.assert_allclose(again.predict_proba(x), loaded.predict_proba(x), atol=1e-6)
+    with pytest.raises(ValueError, match="another folder"):
+        loaded.save(exported["onnx"])
+    with pytest.raises(ValueError, match="export it again"):
+        tfclf.load_predictor(exported["savedmodel"]).save(tmp_path / "sm")
 
 
 # --------------------------------------------------------------------------- the raw-string SavedModel

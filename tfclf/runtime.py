@@ -204,6 +204,34 @@ class ExportedPredictor(BasePredictor):
     def _logits_fn(self) -> LogitsFn:
         return self._engine
 
+    def save(self, folder) -> Path:
+        """Writes this exported predictor, with its current threshold and temperature (after
+        `calibrate` or `tune_thresholds`), to `folder` (atomically; the engine files are copied).
+        A raw-string SavedModel has them inside its graph, so it is re-exported from the saved
+        predictor instead."""
+        import shutil
+
+        from tfclf import manifest as M
+        from tfclf.predicting import check_threshold
+
+        if self.format == "savedmodel":
+            raise ValueError("a raw-string SavedModel holds its threshold and temperature in its graph: set them "
+                             "on the saved (TensorFlow) predictor and export it again")
+        target = Path(folder).expanduser().resolve()
+        if target == self.folder:
+            raise ValueError("save to another folder than the one this predictor was loaded from")
+        content = {k: v for k, v in self.manifest_.items() if k != "files"}
+        content["threshold"] = check_threshold(self.threshold, len(self.get_classes()))
+        content["temperature"] = float(self.temperature)
+        content["batch_size"] = self.batch_size
+
+        def copy_files(tmp: Path) -> None:
+            for name in self.manifest_["files"]:
+                (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(self.folder / name, tmp / name)
+
+        return M.write_folder(target, content, copy_files)
+
     def _embed_fn(self) -> LogitsFn:
         raise NotImplementedError("an exported predictor computes logits only; embed texts with the saved "
                                   "(TensorFlow) predictor it was exported from: tfclf.load_predictor(saved_folder)")
