@@ -9,10 +9,13 @@ Two parts, each checkpointed to benchmarks/work/data_quality/ (a rerun skips a f
    temperature on the other 10% (`Learner.calibrate`), and report on the 1502 test documents the
    expected calibration error (15 equal-width bins), log loss, Brier score and accuracy before and
    after; the risk-coverage table and the coverage at 99% accuracy; the reliability diagram
-   (PNG); train/test overlap (exact copies and near-duplicates from `embed`).
+   (PNG).
 2. label issues: flip 5% of the training labels at random (seed 42), `cross_validate` on them, and
    report precision and recall of the k most suspicious texts among the flipped ones, k = the
    number flipped, and of the texts the confident-learning rule flags; with the time it took.
+3. overlap: exact copies of training texts among the test texts, and near-duplicates from the
+   embeddings of a saved predictor (`--predictor`, e.g. the one `make demo` trains), at several
+   cosine and word-overlap thresholds.
 
 Writes benchmarks/results/data_quality.json.
 """
@@ -38,7 +41,6 @@ def calibration_part(args, train, test) -> dict:
     from tfclf import text
     from tfclf.calibration import calibration_report, coverage_at_accuracy, risk_coverage
     from tfclf.datasets.split import train_test_split
-    from tfclf.overlap import find_overlap
 
     x_fit, x_cal, y_fit, y_cal = train_test_split(list(train.texts), list(train.labels), test_size=0.1, seed=SEED)
     tfclf.set_seed(SEED)
@@ -66,10 +68,6 @@ def calibration_part(args, train, test) -> dict:
                       "accuracy": round(float(correct[answered].mean()), 4) if answered.any() else None})
     png = HERE / "results" / "data_quality_reliability.png"
     after_eval.plot_reliability(show=False, save_path=png)
-    predictor = tfclf.get_predictor(learner.model, t)
-    t0 = time.perf_counter()
-    overlap = find_overlap(list(train.texts), list(test.texts), predictor=predictor, threshold=0.98)
-    overlap_s = time.perf_counter() - t0
     return {
         "split": {"fit": len(x_fit), "calibration": len(x_cal), "test": len(test.texts)},
         "train_s": round(train_s, 1), "calibrate_s": round(calibrate_s, 2),
@@ -79,9 +77,32 @@ def calibration_part(args, train, test) -> dict:
         "coverage_at_99": coverage_at_accuracy(curve, 0.99),
         "coverage_at_99_uncalibrated": coverage_at_accuracy(risk_coverage(before, tst.targets), 0.99),
         "reliability_png": str(png.relative_to(HERE)),
-        "overlap": {"exact_test_texts": len({j for _, j in overlap.exact}), "near_pairs_at_0.98": len(overlap.near),
-                    "examples": overlap.near[:5], "seconds": round(overlap_s, 1)},
     }
+
+
+def overlap_part(args, train, test) -> dict:
+    import tfclf
+    from tfclf.overlap import find_overlap
+
+    if not args.predictor:
+        raise SystemExit("the overlap part needs --predictor (a saved predictor whose embed it uses)")
+    predictor = tfclf.load_predictor(args.predictor)
+    x_train, x_test = list(train.texts), list(test.texts)
+    t0 = time.perf_counter()
+    vectors = {"train": predictor.embed(x_train), "test": predictor.embed(x_test)}
+    embed_s = time.perf_counter() - t0
+
+    class Cached:  # the embeddings once, for every threshold
+        def embed(self, texts):
+            return vectors["train"] if texts is x_train or len(texts) == len(x_train) else vectors["test"]
+
+    rows = []
+    for cosine, jaccard in ((0.98, 0.0), (0.98, 0.5), (0.95, 0.5), (0.99, 0.8)):
+        found = find_overlap(x_train, x_test, predictor=Cached(), threshold=cosine, min_jaccard=jaccard)
+        rows.append({"cosine": cosine, "min_jaccard": jaccard, "near": len(found.near),
+                     "exact_test_texts": len({j for _, j in found.exact}),
+                     "examples": [(i, j, round(c, 4), round(w, 3)) for i, j, c, w in found.near[:5]]})
+    return {"predictor": args.predictor, "embed_s": round(embed_s, 1), "thresholds": rows}
 
 
 def label_issue_part(args, train) -> dict:
@@ -121,7 +142,8 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=8e-5)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--folds", type=int, default=4)
-    parser.add_argument("--parts", default="calibration,label_issues")
+    parser.add_argument("--parts", default="calibration,label_issues,overlap")
+    parser.add_argument("--predictor", default=None, help="a saved predictor for the overlap part")
     parser.add_argument("--limit", type=int, default=None, help="first N documents of each split (a smoke test)")
     parser.add_argument("--output", default=str(HERE / "results" / "data_quality.json"))
     args = parser.parse_args()
@@ -135,7 +157,9 @@ def main() -> None:
             result[part] = json.loads(checkpoint.read_text())
             print(f"{part}: from {checkpoint}")
             continue
-        value = calibration_part(args, train, test) if part == "calibration" else label_issue_part(args, train)
+        value = {"calibration": lambda: calibration_part(args, train, test),
+                 "label_issues": lambda: label_issue_part(args, train),
+                 "overlap": lambda: overlap_part(args, train, test)}[part]()
         checkpoint.write_text(json.dumps(value, indent=2, default=float))
         result[part] = value
         print(part, json.dumps(value, default=float)[:2000], flush=True)

@@ -148,15 +148,18 @@ class _FixedVectors:
 
 
 def test_overlap_finds_exact_and_near_copies():
-    train = ["The cat sat.", "Dogs bark loudly", "Unrelated words here"]
-    test = ["the  CAT sat.", "Dogs bark loudly!", "Something else entirely"]
-    table = {"The cat sat.": [1, 0, 0], "Dogs bark loudly": [0, 1, 0], "Unrelated words here": [0, 0, 1],
-             "the  CAT sat.": [1, 0, 0], "Dogs bark loudly!": [0.05, 1, 0], "Something else entirely": [1, 1, 1]}
+    train = ["The cat sat.", "Dogs bark loudly at night", "Unrelated words here"]
+    test = ["the  CAT sat.", "Dogs bark loudly at noon", "Something else entirely", "Other words there"]
+    table = {"The cat sat.": [1, 0, 0], "Dogs bark loudly at night": [0, 1, 0], "Unrelated words here": [0, 0, 1],
+             "the  CAT sat.": [1, 0, 0], "Dogs bark loudly at noon": [0.05, 1, 0], "Something else entirely": [1, 1, 1],
+             "Other words there": [0, 0.01, 1]}  # as close as a copy, but shares one word of five: not one
     found = find_overlap(train, test, predictor=_FixedVectors(table), threshold=0.95)
     assert found.exact == [(0, 0)]
-    assert [(i, j) for i, j, _ in found.near] == [(1, 1)] and found.near[0][2] > 0.99
+    assert [(i, j) for i, j, _, _ in found.near] == [(1, 1)] and found.near[0][2] > 0.99
+    assert found.near[0][3] == pytest.approx(4 / 6)
     assert found.test_indices() == [0, 1]
-    assert "1 of 3 test texts have an exact copy" in found.summary()
+    assert sorted(j for _, j, _, _ in find_overlap(train, test, predictor=_FixedVectors(table), min_jaccard=0).near) == [1, 3]
+    assert "1 of 4 test texts have an exact copy" in found.summary()
     assert find_overlap(train, test).near == []  # no predictor: exact copies only
 
 
@@ -171,6 +174,8 @@ def test_overlap_with_a_real_predictor(predictor, toy_data):
 def test_overlap_refuses_bad_thresholds(threshold):
     with pytest.raises(ValueError, match="cosine similarity"):
         find_overlap(["a"], ["b"], threshold=threshold)
+    with pytest.raises(ValueError, match="share of words"):
+        find_overlap(["a"], ["b"], min_jaccard=threshold if threshold != 0 else -1)
 
 
 # --------------------------------------------------------------------------- binary threshold
