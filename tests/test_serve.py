@@ -30,7 +30,7 @@ from tfclf import serve  # noqa: E402
 from tfclf.manifest import read_manifest  # noqa: E402
 
 LIMITS = dict(max_texts=8, max_chars=2_000, max_body_bytes=200_000)
-BATCH_WAIT_MS = 50  # long enough that a burst of concurrent requests shares model calls
+BATCH_WAIT_MS = 150  # long enough that a burst of concurrent requests shares model calls, on a busy machine too
 
 
 def _bound_socket() -> socket.socket:
