@@ -15,17 +15,27 @@ class LogitsFunction:
 
     def __init__(self, model, pooled: bool = False):
         from tfclf._compat import tf
+        from tfclf.classic_models import BAG_MODELS, is_classic
         from tfclf.pooling import pooled_vector
 
         self.model = model
         spec = tf.TensorSpec((None, None), tf.int32)
 
+        classic = is_classic(model)
+        if pooled and classic and model.config.model_type in BAG_MODELS:
+            raise ValueError(f"a {model.config.model_type} model is linear in its features and has no vector "
+                             "to embed; embed with a fasttext, bigru or standard_gru model, or a transformer")
+
         @tf.function(input_signature=[spec, spec])
         def logits(input_ids, attention_mask):
+            inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
             if pooled:
-                return tf.cast(pooled_vector(model, input_ids, attention_mask), tf.float32)
-            out = model({"input_ids": input_ids, "attention_mask": attention_mask}, training=False)
-            return tf.cast(out.logits, tf.float32)
+                vector = (model.features(inputs, training=False) if classic
+                          else pooled_vector(model, input_ids, attention_mask))
+                return tf.cast(vector, tf.float32)
+            out = model(inputs, training=False)
+            # transformers models return an output object, the classic models their logits
+            return tf.cast(getattr(out, "logits", out), tf.float32)
 
         self._fn = logits
 

@@ -110,6 +110,8 @@ class LabelCodec:
         class_names: the class names, in output-column order. Optional for string labels (then
             the sorted unique labels), required to name integer ids (else ids are named "0".."k-1").
         multilabel: force (True) or forbid (False) multi-label; None decides from 2-D labels.
+        regression: the labels are numbers to predict, even whole ones (otherwise whole numbers
+            are class ids and only fractional ones mean regression).
 
     Attributes (set by `fit`):
         classes_: class names, in the order of `predict_proba`'s columns.
@@ -121,9 +123,11 @@ class LabelCodec:
         (['a', 'b'], [0, 1])
     """
 
-    def __init__(self, class_names: Sequence[str] | None = None, multilabel: bool | None = None):
+    def __init__(self, class_names: Sequence[str] | None = None, multilabel: bool | None = None,
+                 regression: bool = False):
         self.class_names = class_names
         self.multilabel = multilabel
+        self.regression = regression
 
     # -- fitting ---------------------------------------------------------------------------------
     def fit(self, y: Any) -> "LabelCodec":
@@ -143,6 +147,13 @@ class LabelCodec:
             # A DataFrame with one 0/1 column per label (ktrain's habit): its columns name the classes.
             names = [str(c) for c in y.columns]
         arr = _as_label_array(y)
+        if self.regression:
+            # numbers to predict, whole or not (ktrain's is_regression=True)
+            if self.multilabel or arr.ndim != 1 or _is_string_labels(arr):
+                raise ValueError("regression needs one number per text")
+            self.mode_, self.classes_ = REGRESSION, list(names or ["target"])[:1]
+            self._check_trainable(self.encode(arr))
+            return self
         if arr.ndim == 2:
             self._fit_rows(arr, names)
         elif _is_string_labels(arr):

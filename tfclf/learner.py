@@ -25,6 +25,7 @@ from tfclf.callbacks import (BestWeightsGuard, EpochCheckpoint, PeakReducer, Rec
 from tfclf.data import TextDataset
 from tfclf.evaluation import EvaluationMixin
 from tfclf.inference import LogitsFunction
+from tfclf.ktrain_data import as_dataset
 from tfclf.labels import MULTICLASS
 from tfclf.layer_control import LayerControlMixin
 from tfclf.lr_finder import LRFinderMixin
@@ -63,6 +64,8 @@ class Learner(LRFinderMixin, EvaluationMixin, LayerControlMixin):
             raise TypeError(f"model must be a tf.keras Model (from get_classifier()), got {type(model).__name__}")
         if getattr(model, "optimizer", None) is None:
             raise ValueError("model is not compiled: build it with Transformer.get_classifier()")
+        # ktrain's (x, y) pairs from text.texts_from_* become the datasets they hold
+        train_data, val_data = as_dataset(train_data, "train_data"), as_dataset(val_data, "val_data")
         for name, data in (("train_data", train_data), ("val_data", val_data)):
             if data is not None and not isinstance(data, TextDataset):
                 raise TypeError(
@@ -105,7 +108,7 @@ class Learner(LRFinderMixin, EvaluationMixin, LayerControlMixin):
         return self.train_data
 
     def _val(self, val_data: TextDataset | None) -> TextDataset:
-        data = val_data if val_data is not None else self.val_data
+        data = as_dataset(val_data, "val_data") if val_data is not None else self.val_data
         if data is None:
             raise ValueError("no validation data: pass val_data here or to get_learner")
         if not isinstance(data, TextDataset) or data.targets is None:

@@ -31,14 +31,15 @@ def load_predictor(folder: str | os.PathLike, batch_size: int | None = None, cus
             (``tf.config.threading``), so a saved predictor ignores this.
 
     Returns:
-        A `tfclf.Predictor` for a saved predictor, a `tfclf.runtime.ExportedPredictor` for an
-        exported one; both predict, explain and stream files the same way.
+        A `tfclf.Predictor` for a saved predictor, a `tfclf.classic_predictor.ClassicPredictor` for
+        a classic model's (nbsvm, fasttext, ...), a `tfclf.runtime.ExportedPredictor` for an
+        exported one; all predict, explain and stream files the same way.
 
     Example:
         >>> p = tfclf.load_predictor("saved_predictors/news")  # doctest: +SKIP
         >>> p.predict(["A new GPU renders the scene faster."])  # doctest: +SKIP
     """
-    from tfclf.manifest import export_fields, read_manifest
+    from tfclf.manifest import export_fields, preprocessing_fields, read_manifest
 
     manifest = read_manifest(folder)
     folder = Path(folder).expanduser().resolve()
@@ -46,6 +47,10 @@ def load_predictor(folder: str | os.PathLike, batch_size: int | None = None, cus
         from tfclf.runtime import load_exported
 
         return load_exported(folder, manifest, batch_size=batch_size, precision=precision, threads=threads)
+    if preprocessing_fields(manifest) is not None:
+        from tfclf.classic_predictor import load_saved as load_classic
+
+        return load_classic(folder, manifest, batch_size=batch_size)
     from tfclf.predictor import load_saved
 
     return load_saved(folder, manifest, batch_size=batch_size, precision=precision)

@@ -36,7 +36,8 @@ from tfclf.reading import Reading
 FORMAT_NAME = "tfclf-predictor"
 FORMAT_VERSION = 1  # what Predictor.save writes
 EXPORT_FORMAT_VERSION = 2  # what Predictor.export writes: a tfclf that predates exports refuses it
-READABLE_VERSIONS = (FORMAT_VERSION, EXPORT_FORMAT_VERSION)
+CLASSIC_FORMAT_VERSION = 3  # a classic model's predictor (word ids): a tfclf without them refuses it
+READABLE_VERSIONS = (FORMAT_VERSION, EXPORT_FORMAT_VERSION, CLASSIC_FORMAT_VERSION)
 MANIFEST = "manifest.json"
 _PICKLE_SUFFIXES = {".pkl", ".pickle", ".pck", ".joblib", ".bin", ".pt", ".pth", ".ckpt", ".preproc"}
 _REQUIRED = ("files", "labels", "maxlen")
@@ -48,14 +49,17 @@ class PredictorFormatError(ValueError):
 
 def build_manifest(*, model_name: str, model_type: str, architecture: str, precision: str, reading: Reading,
                    labels: dict, threshold: Any, batch_size: int, pooling: str, temperature: float = 1.0,
-                   export: dict | None = None) -> dict:
+                   export: dict | None = None, preprocessing: dict | None = None) -> dict:
     """The manifest's content, less the checksums `write_folder` adds; `export` describes an
-    exported engine's files (see `tfclf.export`)."""
+    exported engine's files (see `tfclf.export`), `preprocessing` a classic model's word-id
+    preprocessor (``{"kind": "standard", "file": ...}``, see `tfclf.classic_predictor`)."""
     from tfclf._compat import versions
 
+    version = (EXPORT_FORMAT_VERSION if export is not None else
+               CLASSIC_FORMAT_VERSION if preprocessing is not None else FORMAT_VERSION)
     return {
         "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION if export is None else EXPORT_FORMAT_VERSION,
+        "format_version": version,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "versions": versions(),
         "model_name": model_name,
@@ -71,7 +75,22 @@ def build_manifest(*, model_name: str, model_type: str, architecture: str, preci
         **{k: v for k, v in reading.to_json().items() if k != "maxlen"},
         "pooling": pooling,  # the model's config holds the same; this copy is for people reading it
         **({} if export is None else {"export": export}),
+        **({} if preprocessing is None else {"preprocessing": preprocessing}),
     }
+
+
+def save_folder(folder: Any, content: dict, write_files: Callable[[Path], None]) -> Path:
+    """What every predictor's ``save`` does around its own files: checks `folder`, lets only the
+    chief worker write (under MultiWorkerMirroredStrategy), and writes atomically (`write_folder`)."""
+    from tfclf.distribute import is_chief
+
+    if not isinstance(folder, (str, os.PathLike)) or not str(folder).strip():
+        raise TypeError(f"folder must be a path, got {folder!r}")
+    target = Path(folder).expanduser().resolve()
+    check_target(target)
+    if not is_chief():
+        return target
+    return write_folder(target, content, write_files)
 
 
 def write_folder(target: Path, manifest: dict, write_files: Callable[[Path], None]) -> Path:
@@ -205,6 +224,14 @@ def _declared_weights(path: Path) -> str | None:
     if isinstance(export, dict) and export.get("format") == "openvino" and isinstance(export.get("weights"), str):
         return export["weights"]
     return None
+
+
+def preprocessing_fields(manifest: dict) -> dict | None:
+    """A classic model's preprocessor entry (``{"kind", "file"}``), None for a transformer's."""
+    entry = manifest.get("preprocessing")
+    if manifest.get("format_version") == CLASSIC_FORMAT_VERSION and not isinstance(entry, dict):
+        raise PredictorFormatError("a classic model's manifest has no 'preprocessing' entry")
+    return entry if isinstance(entry, dict) else None
 
 
 def export_fields(manifest: dict) -> dict | None:

@@ -84,22 +84,13 @@ class Predictor(BasePredictor):
         An existing predictor at `folder` is replaced only once the new one is complete. Under
         MultiWorkerMirroredStrategy only the chief worker writes (the others hold the same model).
         """
-        from tfclf import manifest
-        from tfclf.distribute import is_chief
-
-        if not isinstance(folder, (str, os.PathLike)) or not str(folder).strip():
-            raise TypeError(f"folder must be a path, got {folder!r}")
-        target = Path(folder).expanduser().resolve()
-        manifest.check_target(target)
-        if not is_chief():
-            return target
-        content = self.manifest_content()
+        from tfclf.manifest import save_folder
 
         def write_files(tmp: Path) -> None:
             self.model.save_pretrained(str(tmp))
             self.preproc.get_tokenizer().save_pretrained(str(tmp))
 
-        return manifest.write_folder(target, content, write_files)
+        return save_folder(folder, self.manifest_content(), write_files)
 
     def manifest_content(self, export: dict | None = None) -> dict:
         """What this predictor's manifest says (`tfclf.manifest.build_manifest`), for `save` and
@@ -137,16 +128,23 @@ def load_saved(folder: Path, manifest: dict, batch_size: int | None = None, prec
     return predictor
 
 
-def get_predictor(model, preproc: Transformer, batch_size: int = 32) -> Predictor:
-    """A `Predictor` for a trained model and its `Transformer` (ktrain's ``get_predictor``).
+def get_predictor(model, preproc, batch_size: int = 32):
+    """A predictor for a trained model and its preprocessor (ktrain's ``get_predictor``): a
+    `Predictor` for a `Transformer`, a `tfclf.classic_predictor.ClassicPredictor` for the
+    standard mode's preprocessor (the classic models of ``text.text_classifier``).
 
     A multi-label or binary model whose thresholds were tuned (`Learner.tune_thresholds`) predicts with them,
     and a model calibrated by `Learner.calibrate` with its temperature.
     """
     from tfclf.classifier import temperature_of, thresholds_of
+    from tfclf.standard import StandardPreprocessor
 
     tuned = thresholds_of(model)
     if tuned is not None and len(tuned) == 1:  # a binary model's positive-class threshold
         tuned = tuned[0]
-    return Predictor(model, preproc, batch_size=batch_size, threshold=0.5 if tuned is None else tuned,
-                     temperature=temperature_of(model))
+    settings = dict(batch_size=batch_size, threshold=0.5 if tuned is None else tuned, temperature=temperature_of(model))
+    if isinstance(preproc, StandardPreprocessor):
+        from tfclf.classic_predictor import ClassicPredictor
+
+        return ClassicPredictor(model, preproc, **settings)
+    return Predictor(model, preproc, **settings)

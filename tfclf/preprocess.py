@@ -60,6 +60,8 @@ class Transformer:
             default): "mean" for a checkpoint whose sentence-transformers files (modules.json and
             its Pooling config) say it was trained with mean pooling, else "cls". The choice made
             is ``pooling_`` after `get_classifier`. See `tfclf.pooling`.
+        regression: the labels are numbers to predict even when they are whole numbers (ratings
+            1-5, say); without it whole numbers are class ids (ktrain's ``is_regression``).
 
     Example:
         >>> t = Transformer("distilbert-base-uncased", maxlen=128)   # doctest: +SKIP
@@ -91,6 +93,7 @@ class Transformer:
         tokenizer: Any = None,
         vocab_size: int | None = None,
         pooling: str = "auto",
+        regression: bool = False,
     ):
         self.model_name = model_name
         self.maxlen = maxlen
@@ -108,6 +111,7 @@ class Transformer:
         self.tokenizer = tokenizer
         self.vocab_size = vocab_size
         self.pooling = pooling
+        self.regression = regression
         self._check_args()
 
     @property
@@ -140,6 +144,10 @@ class Transformer:
         check_class_names(self.classes, "classes")
         if self.multilabel not in (None, True, False):
             raise TypeError(f"multilabel must be True, False or None, got {self.multilabel!r}")
+        if self.regression not in (True, False):
+            raise TypeError(f"regression must be True or False, got {self.regression!r}")
+        if self.regression and self.multilabel:
+            raise ValueError("regression and multilabel exclude each other")
         self.reading  # maxlen and the reading options, checked by Reading
         if self.batch_size is not None:
             positive_int(self.batch_size, "batch_size")
@@ -273,7 +281,7 @@ class Transformer:
             raise ValueError("preprocess_train needs labels: preprocess_train(texts, y)")
         self._check_lengths(texts, y)
         names = self.class_names or self.classes or None
-        self.codec_ = LabelCodec(class_names=names, multilabel=self.multilabel).fit(y)
+        self.codec_ = LabelCodec(class_names=names, multilabel=self.multilabel, regression=self.regression).fit(y)
         if isinstance(self.tokenizer, str) and self.tokenizer == "train" and not hasattr(self, "tokenizer_"):
             from tfclf.vocab import DEFAULT_VOCAB_SIZE, train_tokenizer
 

@@ -22,7 +22,7 @@ _ZEROS = {"0", "0.0", "false", "no"}
 def texts_from_folder(
     path: str | os.PathLike[str],
     subset: str | None = None,
-    encoding: str = "utf-8",
+    encoding: str | None = "utf-8",
     class_names: Sequence[str] | None = None,
     *,
     errors: str = "strict",
@@ -39,7 +39,7 @@ def texts_from_folder(
     Args:
         path: the folder.
         subset: a split sub-folder such as ``'train'`` or ``'test'``, or None.
-        encoding: how the files are encoded.
+        encoding: how the files are encoded; None detects it per file (`detect_decode`).
         class_names: the classes to read, in target-id order; None reads every class folder,
             sorted. Pass the training set's ``class_names`` when reading its test set so the
             ids agree.
@@ -261,7 +261,30 @@ def _looks_split(root: Path) -> bool:
     return all(_subfolders(root / split) for split in ("train", "test"))
 
 
-def _decode(file: Path, encoding: str, errors: str) -> str:
+def detect_encoding(data: bytes) -> str:
+    """"utf-8-sig" when `data` is UTF-8 (with or without a byte-order mark), else the encoding
+    charset-normalizer guesses (when installed), else "latin-1", which decodes any bytes."""
+    try:
+        data.decode("utf-8-sig")
+        return "utf-8-sig"
+    except UnicodeDecodeError:
+        pass
+    try:
+        from charset_normalizer import from_bytes
+    except ImportError:
+        return "latin-1"
+    best = from_bytes(data).best()
+    return best.encoding if best is not None else "latin-1"
+
+
+def detect_decode(data: bytes) -> str:
+    """`data` decoded in the encoding `detect_encoding` finds for it."""
+    return data.decode(detect_encoding(data), "replace")
+
+
+def _decode(file: Path, encoding: str | None, errors: str) -> str:
+    if encoding is None:
+        return detect_decode(file.read_bytes())
     try:
         return file.read_bytes().decode(encoding, errors)
     except UnicodeDecodeError as exc:
