@@ -181,3 +181,27 @@ def test_classic_predictor_refuses_a_mismatched_preprocessor():
     other.preprocess_train(["a", "b", "c"], ["x", "y", "z"], verbose=0)
     with pytest.raises(ValueError, match="outputs"):
         tfclf.get_predictor(model, other)
+
+
+def test_classic_predictor_serves_over_http_and_the_cli(tmp_path, capsys):
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from tfclf import cli, serve
+
+    tfclf.set_seed(0)
+    p, trn, _, _ = _toy()
+    model = _model("logreg", p, trn)
+    tfclf.get_learner(model, trn, batch_size=16, seed=0).fit_onecycle(0.05, 3, verbose=0)
+    folder = tfclf.get_predictor(model, p).save(tmp_path / "logreg")
+    loaded = tfclf.load_predictor(folder)
+    with TestClient(serve.create_app(loaded, batch_wait_ms=0)) as client:
+        body = client.post("/predict", json={"texts": ["good great love", "awful hate"], "return_proba": True}).json()
+        assert body["labels"] == ["pos", "neg"] and body["classes"] == ["neg", "pos"]
+        info = client.get("/info").json()
+        assert info["model_type"] == "logreg"
+        explained = client.post("/explain", json={"text": "it was good", "num_samples": 50}).json()
+        assert explained["predicted"] == "pos"
+    capsys.readouterr()
+    assert cli.main(["predict", str(folder), "great wonderful film", "terrible boring plot"]) in (0, None)
+    assert capsys.readouterr().out.split() == ["pos", "neg"]
