@@ -14,12 +14,12 @@ import os
 from pathlib import Path
 
 from tfclf._util import positive_number
-from tfclf.inference import LogitsFunction
-from tfclf.predicting import BasePredictor, check_threshold
+from tfclf.keras_predictor import KerasPredictor
+from tfclf.predicting import check_threshold
 from tfclf.standard import VOCABULARY_FILE, StandardPreprocessor
 
 
-class ClassicPredictor(BasePredictor):
+class ClassicPredictor(KerasPredictor):
     """Predicts with a classic model; made by ``tfclf.get_predictor(model, preproc)`` when
     `preproc` is the standard mode's preprocessor.
 
@@ -37,33 +37,10 @@ class ClassicPredictor(BasePredictor):
             raise TypeError(f"preproc must be the standard preprocessor, got {type(preproc).__name__}")
         if not is_classic(model):
             raise TypeError("model must be a classic model from text.text_classifier (nbsvm, logreg, ...)")
-        preproc._codec()
         if model.config.num_labels != preproc._codec().num_outputs:
             raise ValueError(f"the model has {model.config.num_labels} outputs but the preprocessor's labels need "
                              f"{preproc._codec().num_outputs}: pass the preproc the model was trained with")
-        self.model = model
-        self.preproc = preproc
-        self._init_settings(batch_size, threshold, temperature)
-        self._fn: LogitsFunction | None = None
-        self._embed: LogitsFunction | None = None
-        self.manifest_: dict | None = None
-
-    @property
-    def codec_(self):
-        return self.preproc.codec_
-
-    def _dataset(self, texts, labels=None):
-        return self.preproc.dataset(texts, labels)
-
-    def _logits_fn(self) -> LogitsFunction:
-        if self._fn is None:
-            self._fn = LogitsFunction(self.model)
-        return self._fn
-
-    def _embed_fn(self) -> LogitsFunction:
-        if self._embed is None:
-            self._embed = LogitsFunction(self.model, pooled=True)
-        return self._embed
+        super().__init__(model, preproc, batch_size=batch_size, threshold=threshold, temperature=temperature)
 
     def export(self, folder, format: str = "onnx", **options):
         raise ValueError("export is for transformer predictors; a classic model's predictor needs no training "

@@ -312,3 +312,45 @@ class LabelCodec:
         codec = cls(class_names=list(data["classes"]), multilabel=mode == MULTILABEL)
         codec.mode_, codec.classes_ = mode, list(data["classes"])
         return codec
+
+
+class LearnedLabels:
+    """Mixed into the preprocessors (`Transformer`, `StandardPreprocessor`): the labels their
+    ``preprocess_train`` learned (``codec_``), or the ``class_names`` / ``classes`` they were given."""
+
+    class_names: Sequence[str] | None
+    classes: Sequence[str] | None
+    multilabel: bool | None
+    regression: bool
+
+    def _learn_labels(self, texts: Any, y: Any) -> list[str]:
+        """Checks training texts and their labels, learns the labels (``codec_``), returns the texts."""
+        from tfclf.encoding import check_label_count
+        from tfclf.texts import check_texts
+
+        texts = check_texts(texts)
+        if y is None:
+            raise ValueError("preprocess_train needs labels: preprocess_train(texts, y)")
+        check_label_count(texts, y)
+        self.codec_ = LabelCodec(class_names=self.class_names or self.classes or None, multilabel=self.multilabel,
+                                 regression=self.regression).fit(y)
+        return texts
+
+    def _codec(self) -> LabelCodec:
+        if not hasattr(self, "codec_"):
+            raise RuntimeError("labels are not known yet: call preprocess_train(texts, y) first")
+        return self.codec_
+
+    def get_classes(self) -> list[str]:
+        """Class names in the order of the model's outputs (``predict_proba``'s columns)."""
+        if hasattr(self, "codec_"):
+            return list(self.codec_.classes_)
+        return list(self.class_names or self.classes or [])
+
+    @property
+    def classes_(self) -> list[str]:
+        return list(self._codec().classes_)
+
+    @property
+    def mode_(self) -> str:
+        return self._codec().mode_

@@ -12,12 +12,12 @@ import os
 from pathlib import Path
 
 from tfclf._util import positive_number
-from tfclf.inference import LogitsFunction
-from tfclf.predicting import BasePredictor, check_threshold
+from tfclf.keras_predictor import KerasPredictor
+from tfclf.predicting import check_threshold
 from tfclf.preprocess import Transformer
 
 
-class Predictor(BasePredictor):
+class Predictor(KerasPredictor):
     """Predicts, explains, saves and exports: a fitted `Transformer` plus its trained model.
 
     Args:
@@ -39,32 +39,7 @@ class Predictor(BasePredictor):
     def __init__(self, model, preproc: Transformer, batch_size: int = 32, threshold=0.5, temperature: float = 1.0):
         if not isinstance(preproc, Transformer):
             raise TypeError(f"preproc must be the Transformer used for preprocessing, got {type(preproc).__name__}")
-        preproc._codec()  # a Predictor needs the learned labels
-        self.model = model
-        self.preproc = preproc
-        self._init_settings(batch_size, threshold, temperature)
-        self._fn: LogitsFunction | None = None
-        self._embed: LogitsFunction | None = None
-        # The manifest `load_predictor` read (None for a predictor made in this process).
-        self.manifest_: dict | None = None
-
-    @property
-    def codec_(self):
-        return self.preproc.codec_
-
-    def _dataset(self, texts, labels=None):
-        return self.preproc.dataset(texts, labels)
-
-    def _logits_fn(self) -> LogitsFunction:
-        """The compiled forward pass, traced on first use."""
-        if self._fn is None:
-            self._fn = LogitsFunction(self.model)
-        return self._fn
-
-    def _embed_fn(self) -> LogitsFunction:
-        if self._embed is None:
-            self._embed = LogitsFunction(self.model, pooled=True)
-        return self._embed
+        super().__init__(model, preproc, batch_size=batch_size, threshold=threshold, temperature=temperature)
 
     def export(self, folder: str | os.PathLike, format: str = "onnx", **options) -> Path:
         """Writes this predictor for a production engine: ``"onnx"`` (ONNX Runtime, Triton,

@@ -13,14 +13,14 @@ from tfclf import encoding
 from tfclf._util import class_names as check_class_names
 from tfclf._util import positive_int
 from tfclf.data import TextDataset
-from tfclf.labels import MULTILABEL, REGRESSION, LabelCodec
+from tfclf.labels import MULTILABEL, REGRESSION, LabelCodec, LearnedLabels
 from tfclf.reading import Reading
 from tfclf.texts import check_texts
 
 __all__ = ["Transformer", "check_texts"]
 
 
-class Transformer:
+class Transformer(LearnedLabels):
     """Wraps a Hugging Face model's tokenizer and the label encoding, as ktrain's `text.Transformer`.
 
     Arguments are stored as given; the tokenizer is loaded on first use, labels are learned by
@@ -226,25 +226,6 @@ class Transformer:
                 self.tokenizer_ = self.tokenizer
         return self.tokenizer_
 
-    def _codec(self) -> LabelCodec:
-        if not hasattr(self, "codec_"):
-            raise RuntimeError("labels are not known yet: call preprocess_train(texts, y) first")
-        return self.codec_
-
-    def get_classes(self) -> list[str]:
-        """Class names in the order of the model's outputs (``predict_proba``'s columns)."""
-        if hasattr(self, "codec_"):
-            return list(self.codec_.classes_)
-        return list(self.class_names or self.classes or [])
-
-    @property
-    def classes_(self) -> list[str]:
-        return list(self._codec().classes_)
-
-    @property
-    def mode_(self) -> str:
-        return self._codec().mode_
-
     # -- preprocessing ---------------------------------------------------------------------------
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids of each text, truncated to maxlen (see `tfclf.encoding.encode`)."""
@@ -276,12 +257,7 @@ class Transformer:
             raise ValueError(f"mode must be 'train' or 'test', got {mode!r}")
         if mode == "test":
             return self.preprocess_test(texts, y, verbose=verbose)
-        texts = check_texts(texts)
-        if y is None:
-            raise ValueError("preprocess_train needs labels: preprocess_train(texts, y)")
-        self._check_lengths(texts, y)
-        names = self.class_names or self.classes or None
-        self.codec_ = LabelCodec(class_names=names, multilabel=self.multilabel, regression=self.regression).fit(y)
+        texts = self._learn_labels(texts, y)
         if isinstance(self.tokenizer, str) and self.tokenizer == "train" and not hasattr(self, "tokenizer_"):
             from tfclf.vocab import DEFAULT_VOCAB_SIZE, train_tokenizer
 

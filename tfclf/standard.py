@@ -17,14 +17,14 @@ import numpy as np
 from tfclf import encoding
 from tfclf._util import class_names as check_class_names
 from tfclf.data import TextDataset
-from tfclf.labels import LabelCodec
+from tfclf.labels import LabelCodec, LearnedLabels
 from tfclf.texts import check_texts
 from tfclf.word_vocab import WordVocabulary
 
 VOCABULARY_FILE = "vocabulary.json"
 
 
-class StandardPreprocessor:
+class StandardPreprocessor(LearnedLabels):
     """Word ids for the classic models (ktrain's ``StandardTextPreprocessor``).
 
     Args:
@@ -68,26 +68,7 @@ class StandardPreprocessor:
         if regression not in (True, False):
             raise TypeError(f"regression must be True or False, got {regression!r}")
 
-    # -- learned state ---------------------------------------------------------------------------
-    def _codec(self) -> LabelCodec:
-        if not hasattr(self, "codec_"):
-            raise RuntimeError("labels are not known yet: call preprocess_train(texts, y) first")
-        return self.codec_
-
-    def get_classes(self) -> list[str]:
-        """Class names in the order of the model's outputs."""
-        if hasattr(self, "codec_"):
-            return list(self.codec_.classes_)
-        return list(self.class_names or self.classes or [])
-
-    @property
-    def classes_(self) -> list[str]:
-        return list(self._codec().classes_)
-
-    @property
-    def mode_(self) -> str:
-        return self._codec().mode_
-
+    # -- learned state (the labels: LearnedLabels) -------------------------------------------------
     @property
     def vocabulary_size(self) -> int:
         """Feature ids run from 0 (padding) to this minus one."""
@@ -105,12 +86,7 @@ class StandardPreprocessor:
             raise ValueError(f"mode must be 'train' or 'test', got {mode!r}")
         if mode == "test":
             return self.preprocess_test(texts, y, verbose=verbose)
-        texts = check_texts(texts)
-        if y is None:
-            raise ValueError("preprocess_train needs labels: preprocess_train(texts, y)")
-        encoding.check_label_count(texts, y)
-        self.codec_ = LabelCodec(class_names=self.class_names or self.classes or None,
-                                 multilabel=self.multilabel, regression=self.regression).fit(y)
+        texts = self._learn_labels(texts, y)
         self.vocab_ = WordVocabulary(self.max_features, self.maxlen, self.ngram_range).fit(texts)
         if verbose:
             extra = (f" and {self.vocab_.size - 1 - self.vocab_.num_words} n-grams (n <= {self.ngram_range})"
