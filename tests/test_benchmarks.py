@@ -168,3 +168,16 @@ def test_probability_files_have_one_home(monkeypatch):
     assert ensemble.proba_path("/tmp/m.seed42.proba.csv") == Path("/tmp/m.seed42.proba.csv")
     monkeypatch.setattr(sys, "argv", ["accuracy.py", "--name", "m", "--save-proba"])
     assert Path(accuracy.parse().proba_dir) == bench_common.PROBA_DIR
+
+
+def test_ktrain_api_benchmark_runs_both_ports(run_dir, tiny_bert_dir):
+    """ktrain's NBSVM notebook and README example, as bench_ktrain_api.py runs them, on the fake archive."""
+    folder, archive = run_dir
+    out = folder / "ktrain_api.json"
+    _run(sys.executable, "bench_ktrain_api.py", "--archive", archive, "--model", tiny_bert_dir, "--maxlen", 32,
+         "--nbsvm-epochs", 2, "--work", folder / "ktrain_work", "--output", out)
+    parts = json.loads(out.read_text())["parts"]
+    assert 0 <= parts["nbsvm"]["accuracy"] <= 1 and parts["nbsvm"]["seconds_notebook"] > 0
+    assert len(parts["nbsvm"]["first_predictions"]) == 3
+    assert parts["readme"]["test_docs"] > 0 and parts["readme"]["maxlen"] == 32
+    assert (folder / "ktrain_work" / "nbsvm.json").is_file()  # a rerun skips the finished part
