@@ -163,6 +163,10 @@ def main() -> None:
         checkpoint.write_text(json.dumps(value, indent=2, default=float))
         result[part] = value
         print(part, json.dumps(value, default=float)[:2000], flush=True)
+    for part in ("calibration", "label_issues", "overlap"):  # the JSON keeps parts finished in earlier runs
+        checkpoint = WORK / f"{part}.json"
+        if part not in result and checkpoint.is_file():
+            result[part] = json.loads(checkpoint.read_text())
     Path(args.output).write_text(json.dumps(result, indent=2, default=float) + "\n")
     print(f"wrote {args.output}")
 
