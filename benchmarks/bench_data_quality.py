@@ -66,7 +66,8 @@ def calibration_part(args, train, test) -> dict:
         answered = after.max(1) >= p
         table.append({"min_confidence": p, "answered": int(answered.sum()), "coverage": round(float(answered.mean()), 4),
                       "accuracy": round(float(correct[answered].mean()), 4) if answered.any() else None})
-    png = HERE / "results" / "data_quality_reliability.png"
+    output = Path(args.output).resolve()
+    png = output.with_name(f"{output.stem}_reliability.png")  # results/data_quality_reliability.png by default
     after_eval.plot_reliability(show=False, save_path=png)
     return {
         "split": {"fit": len(x_fit), "calibration": len(x_cal), "test": len(test.texts)},
@@ -76,7 +77,7 @@ def calibration_part(args, train, test) -> dict:
         "risk_coverage": table,
         "coverage_at_99": coverage_at_accuracy(curve, 0.99),
         "coverage_at_99_uncalibrated": coverage_at_accuracy(risk_coverage(before, tst.targets), 0.99),
-        "reliability_png": str(png.relative_to(HERE)),
+        "reliability_png": png.name,
     }
 
 
@@ -146,13 +147,15 @@ def main() -> None:
     parser.add_argument("--predictor", default=None, help="a saved predictor for the overlap part")
     parser.add_argument("--limit", type=int, default=None, help="first N documents of each split (a smoke test)")
     parser.add_argument("--output", default=str(HERE / "results" / "data_quality.json"))
+    parser.add_argument("--work", default=str(WORK), help="the parts' checkpoints (another folder for other settings)")
     args = parser.parse_args()
-    WORK.mkdir(parents=True, exist_ok=True)
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
     train, test = bc.load_data(args.archive, args.limit)
     result = {"benchmark": "data_quality", "date": time.strftime("%Y-%m-%d"), "machine": bc.machine(),
               "settings": {k: getattr(args, k) for k in ("model", "maxlen", "epochs", "lr", "batch_size", "folds")}}
     for part in args.parts.split(","):
-        checkpoint = WORK / f"{part}.json"
+        checkpoint = work / f"{part}.json"
         if checkpoint.is_file():
             result[part] = json.loads(checkpoint.read_text())
             print(f"{part}: from {checkpoint}")
@@ -164,7 +167,7 @@ def main() -> None:
         result[part] = value
         print(part, json.dumps(value, default=float)[:2000], flush=True)
     for part in ("calibration", "label_issues", "overlap"):  # the JSON keeps parts finished in earlier runs
-        checkpoint = WORK / f"{part}.json"
+        checkpoint = work / f"{part}.json"
         if part not in result and checkpoint.is_file():
             result[part] = json.loads(checkpoint.read_text())
     Path(args.output).write_text(json.dumps(result, indent=2, default=float) + "\n")
