@@ -231,6 +231,11 @@ def test_text_classifier_bad_inputs():
         text.text_classifier("bigru", trn, preproc=preproc)
     with pytest.raises(TypeError, match="raw arrays"):
         text.text_classifier("nbsvm", (np.zeros((4, 3)), np.eye(2)[[0, 1, 0, 1]]))
+    model = text.text_classifier("nbsvm", trn, preproc=preproc, verbose=0)
+    with pytest.raises(ValueError, match="train_data: label row 0 is not one-hot"):
+        tfclf.get_learner(model, train_data=(trn[0], np.ones((40, 2))))
+    flipped = tfclf.get_learner(model, train_data=(trn[0], trn[1][:, ::-1])).train_data
+    assert flipped.targets.tolist() == (1 - trn[0].targets).tolist() and trn[0].targets is not flipped.targets
     with pytest.raises(ValueError, match="x has 40 texts but y has 3 labels"):
         tfclf.get_learner(text.text_classifier("nbsvm", trn, preproc=preproc, verbose=0),
                           train_data=(trn[0], trn[1][:3]))

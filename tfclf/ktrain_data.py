@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from tfclf.data import TextDataset
-from tfclf.labels import MULTICLASS, REGRESSION
+from tfclf.labels import MULTICLASS, REGRESSION, LabelCodec
 
 PREPROCESS_MODES = ("standard", "bert", "distilbert")
 # The Hugging Face checkpoints ktrain's transformer modes stand for, and the environment variables
@@ -55,20 +55,19 @@ def as_dataset(data: Any, name: str = "train_data") -> TextDataset | None:
 
 
 def with_targets(x: TextDataset, y: Any, name: str) -> TextDataset:
-    """`x` with the targets `y` (ktrain's form, or encoded ones), checked against its label mode."""
+    """`x` with the targets `y` (ktrain's form, or encoded ones), checked against its label mode
+    by a `LabelCodec` of that mode."""
     y = np.asarray(y)
     if len(y) != x.n_docs:
         raise ValueError(f"{name}: x has {x.n_docs} texts but y has {len(y)} labels")
-    if x.mode == MULTICLASS and y.ndim == 2:
-        if not np.all((y == 0) | (y == 1)) or not np.all(y.sum(axis=1) == 1):
-            raise ValueError(f"{name}: y must be one-hot rows (single-label data)")
-        y = y.argmax(axis=1)
-    if x.mode == MULTICLASS:
-        y = y.astype(np.int32)
-    elif x.mode == REGRESSION:
-        y = y.reshape(len(y)).astype(np.float32)
-    else:
-        y = y.astype(np.float32)
+    if x.mode == REGRESSION and y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    width = y.shape[1] if y.ndim == 2 else 1 if x.mode == REGRESSION or not len(y) else int(np.max(y)) + 1
+    codec = LabelCodec.from_json({"mode": x.mode, "classes": [str(i) for i in range(max(width, 1))]})
+    try:
+        y = codec.encode(y)
+    except ValueError as err:
+        raise ValueError(f"{name}: {err}") from None
     if x.targets is not None and y.shape == x.doc_targets.shape and np.array_equal(y, x.doc_targets):
         return x
     out = copy.copy(x)
