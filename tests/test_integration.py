@@ -18,6 +18,7 @@ import pytest
 import tfclf
 from tfclf import text
 from tfclf.datasets import NEWSGROUPS_TUTORIAL_CATEGORIES, load_20newsgroups
+from tfclf.precision import auto_precision
 
 from helpers import IN_CI
 
@@ -25,6 +26,10 @@ pytestmark = pytest.mark.slow
 
 N_TRAIN, N_TEST = 480, 240
 MAXLEN = 128
+# Fine-tuning runs in the precision users get by default (bfloat16 on CPUs with AMX / AVX512-BF16,
+# about twice as fast there; float32 elsewhere), not the float32 the unit tests pin for exact
+# comparisons; predictions that are compared exactly are made in float32.
+TRAIN_PRECISION = auto_precision()
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +70,7 @@ def test_20newsgroups_tutorial_counts(news):
 def test_whole_workflow_on_a_slice(news, minilm_dir, tmp_path):
     train, test = news
     tfclf.set_seed(0)
-    t = text.Transformer(str(minilm_dir), maxlen=MAXLEN, class_names=train.class_names)
+    t = text.Transformer(str(minilm_dir), maxlen=MAXLEN, class_names=train.class_names, precision=TRAIN_PRECISION)
     trn = t.preprocess_train(train.texts[:N_TRAIN], train.labels[:N_TRAIN])
     val = t.preprocess_test(test.texts[:N_TEST], test.labels[:N_TEST])
     learner = tfclf.get_learner(t.get_classifier(), trn, val, batch_size=16, seed=0)
@@ -86,8 +91,9 @@ def test_whole_workflow_on_a_slice(news, minilm_dir, tmp_path):
     losses = learner.top_losses(3, preproc=t)
     assert [l for _, l, _, _ in losses] == sorted((l for _, l, _, _ in losses), reverse=True)
 
-    predictor = tfclf.get_predictor(learner.model, t)
-    folder = predictor.save(tmp_path / "news")
+    folder = tfclf.get_predictor(learner.model, t).save(tmp_path / "news")
+    # float32 from here on: the reference the fresh process (float32, as every test) must match
+    predictor = tfclf.load_predictor(folder, precision="float32")
     probe = ["The doctor prescribed antibiotics for the infection.", "Rendering 3D graphics with OpenGL."]
     expected = predictor.predict_proba(probe)
     assert predictor.predict(probe) == ["sci.med", "comp.graphics"]
@@ -126,6 +132,7 @@ def test_quickstart_command_end_to_end(newsgroups_archive, tmp_path):
         pytest.fail(message) if IN_CI else pytest.skip(message)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
            "TFCLF_20NG_ARCHIVE": str(newsgroups_archive), "MPLBACKEND": "Agg"}
+    env.pop("TFCLF_PRECISION", None)  # the command's own default, as a user runs it
     out_dir = tmp_path / "saved_predictors" / "qs"
     cmd = [sys.executable, "-m", "tfclf.cli", "quickstart", "--max-train", "320", "--epochs", "1",
            "--maxlen", "64", "--explain-samples", "100", "--output", str(out_dir)]
@@ -151,7 +158,7 @@ def test_multilabel_thresholds_on_composed_newsgroups(news, minilm_dir, tmp_path
     # 30 words per message: three of them still fit in maxlen 128, so every label can be seen.
     x, y = helpers.compose_multilabel(train.texts, train.labels, 640, seed=0, words=30)
     x_tr, x_val, y_tr, y_val = tfclf.datasets.train_test_split(x, y, test_size=0.25, seed=0)
-    t = text.Transformer(str(minilm_dir), maxlen=MAXLEN)
+    t = text.Transformer(str(minilm_dir), maxlen=MAXLEN, precision=TRAIN_PRECISION)
     trn = t.preprocess_train(x_tr, y_tr, verbose=0)
     val = t.preprocess_test(x_val, y_val, verbose=0)
     assert t.mode_ == "multilabel" and t.get_classes() == sorted(NEWSGROUPS_TUTORIAL_CATEGORIES)
