@@ -132,6 +132,13 @@ def test_texts_from_csv_single_multilabel_and_regression(tmp_path):
     assert po.mode_ == "multiclass"
 
 
+def test_texts_from_csv_keeps_quoted_line_breaks_and_form_feeds(tmp_path):
+    f = tmp_path / "q.csv"
+    f.write_text('text,label\n"first line\nsecond\x0cpage",a\nplain,b\n"x",a\n"y",b\n', encoding="utf-8")
+    (x, _), (v, _), p = text.texts_from_csv(f, "text", "label", val_filepath=f, verbose=0)
+    assert x.texts[0] == "first line\nsecond\x0cpage" and len(x) == 4 and p.get_classes() == ["a", "b"]
+
+
 def test_texts_from_csv_bad_inputs(tmp_path):
     f = _csv(tmp_path / "s.csv", ["text", "label"], [("good", "pos"), ("bad", "neg")] * 5)
     with pytest.raises(ValueError, match=r"column 'y' not found .*columns: \['text', 'label'\]"):

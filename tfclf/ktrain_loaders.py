@@ -80,6 +80,7 @@ def texts_from_csv(train_filepath: str | os.PathLike, text_column: str, label_co
     a row: multi-label). Without `val_filepath`, `val_pct` of the rows are held out.
     """
     import csv
+    import io
 
     from tfclf.datasets.files import _big_fields, detect_encoding
 
@@ -92,7 +93,9 @@ def texts_from_csv(train_filepath: str | os.PathLike, text_column: str, label_co
         raw = file.read_bytes()
         text = raw.decode(encoding or detect_encoding(raw))
         with _big_fields():
-            rows = list(csv.reader(text.splitlines(keepends=True), delimiter=sep))
+            # StringIO(newline="") splits only at line ends, as csv expects (str.splitlines would
+            # also split at form feeds and other separators inside quoted texts)
+            rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=sep))
         if not rows:
             raise ValueError(f"{str(file)!r} is empty: expected a header row naming the columns")
         header = rows[0]
