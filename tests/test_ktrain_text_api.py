@@ -161,6 +161,10 @@ def test_texts_from_df_with_val_df_and_missing_text():
     assert len(a) == 30 and len(b) == 6 and a.texts[3] == "" and p.get_classes() == ["neg", "pos"]
     with pytest.raises(ValueError, match="column 'text' not found"):
         text.texts_from_df(df, "text", "label")
+    unlabeled = df.copy()
+    unlabeled.loc[5, "label"] = None
+    with pytest.raises(ValueError, match="row 5 has no label in column 'label'"):
+        text.texts_from_df(unlabeled, "comment", "label")
     with pytest.raises(TypeError, match="DataFrame"):
         text.texts_from_df({"comment": x}, "comment", "label")
 

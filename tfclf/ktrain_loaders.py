@@ -179,7 +179,7 @@ def _from_columns(train: dict[str, list], val: dict[str, list] | None, text_colu
                 raise ValueError(f"column {name!r} not found in the {part} ({source}); columns: {list(table)}")
 
     def texts(table) -> list[str]:
-        return ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in table[text_column]]
+        return ["" if _is_missing(v) else str(v) for v in table[text_column]]
 
     def labels(table, names):
         if len(label_columns) > 1:
@@ -194,6 +194,10 @@ def _from_columns(train: dict[str, list], val: dict[str, list] | None, text_colu
                 return np.asarray([float(v) for v in values], dtype=np.float32)
             except (TypeError, ValueError) as err:
                 raise ValueError(f"is_regression=True needs numbers in column {label_columns[0]!r} ({err})") from None
+        missing = [i for i, v in enumerate(values) if _is_missing(v) or not str(v).strip()]
+        if missing:
+            raise ValueError(f"row {missing[0]} has no label in column {label_columns[0]!r} "
+                             f"({len(missing)} rows without one): drop or label them")
         return [_label_text(v) for v in values]
 
     y_train = labels(train, None)
@@ -205,6 +209,11 @@ def _from_columns(train: dict[str, list], val: dict[str, list] | None, text_colu
         class_names = sorted(distinct, key=_numeric_key)
     return prepare(texts(train), y_train, texts(val) if val else None, labels(val, class_names) if val else None,
                    class_names=class_names, regression=bool(is_regression), **options)
+
+
+def _is_missing(value: Any) -> bool:
+    """None or NaN: what pandas holds in an empty cell."""
+    return value is None or (isinstance(value, (float, np.floating)) and np.isnan(value))
 
 
 def _label_text(value: Any) -> str:
