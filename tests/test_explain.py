@@ -32,7 +32,7 @@ def test_as_list_and_as_dict():
     d = exp.as_dict()
     assert d == {"class_name": "pos", "probability": 0.8, "predicted": "pos",
                  "weights": [["good", 0.5], ["bad", -0.25]], "score": 0.9, "num_samples": 100,
-                 "probabilities": {"neg": 0.2, "pos": 0.8}}
+                 "probabilities": {"neg": 0.2, "pos": 0.8}, "method": "lime", "completeness_error": None}
     assert json.loads(json.dumps(d)) == d  # JSON as it is (what the server returns)
 
 

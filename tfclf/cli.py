@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("text", help="the text to explain")
     e.add_argument("--html", help="also write the explanation as an HTML page here")
     e.add_argument("--num-samples", type=_positive_int, default=None, help="LIME samples (default 1000)")
+    e.add_argument("--method", choices=("lime", "gradients"), default="lime",
+                   help="lime, or gradients (Integrated Gradients: deterministic; a saved transformer predictor)")
+    e.add_argument("--steps", type=_positive_int, default=None, help="Integrated Gradients' steps (default 32)")
     e.add_argument("--num-features", type=_positive_int, default=10)
     e.add_argument("--class-name", help="the class to explain (default: the predicted one)")
 
@@ -159,8 +162,8 @@ def _explain(args) -> None:
     from tfclf.loading import load_predictor
 
     explanation = load_predictor(args.predictor).explain(
-        args.text, num_features=args.num_features, num_samples=args.num_samples, class_name=args.class_name
-    )
+        args.text, num_features=args.num_features, num_samples=args.num_samples, class_name=args.class_name,
+        method=args.method, steps=args.steps)
     print(explanation)
     if args.html:
         explanation.save_html(args.html)

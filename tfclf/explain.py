@@ -26,8 +26,11 @@ class Explanation:
         predicted: the predicted label.
         weights: ``[(word, weight), ...]``, strongest first; positive pushes towards the class.
         score: LIME's local fit R^2 (how well the linear surrogate matches the model).
-        num_samples: perturbed texts LIME used.
+        num_samples: perturbed texts LIME used, or Integrated Gradients' integration steps.
         probabilities: the model's probability for every class, in output order.
+        method: "lime" or "gradients" (`tfclf.attributions`).
+        completeness_error: for "gradients", how far the attributions' sum is from the logit's
+            change between the baseline and the text, relative to that change (0 is exact).
     """
 
     text: str
@@ -38,6 +41,8 @@ class Explanation:
     score: float = float("nan")
     num_samples: int = 0
     probabilities: dict = field(default_factory=dict)
+    method: str = "lime"
+    completeness_error: float | None = None
 
     def as_list(self) -> list[tuple[str, float]]:
         """The word weights, strongest first (LIME's ``as_list``)."""
@@ -46,13 +51,21 @@ class Explanation:
     def as_dict(self) -> dict:
         return {"class_name": self.class_name, "probability": self.probability, "predicted": self.predicted,
                 "weights": [[w, float(v)] for w, v in self.weights], "score": self.score,
-                "num_samples": self.num_samples, "probabilities": dict(self.probabilities)}
+                "num_samples": self.num_samples, "probabilities": dict(self.probabilities), "method": self.method,
+                "completeness_error": self.completeness_error}
+
+    def _how(self) -> str:
+        """How the weights were found, in one line."""
+        if self.method == "gradients":
+            return (f"Integrated Gradients, {self.num_samples} steps, completeness error "
+                    f"{100 * (self.completeness_error or 0.0):.1f}%")
+        return f"LIME, {self.num_samples} samples, local fit R^2 {self.score:.2f}"
 
     def __str__(self) -> str:
         lines = [
             f"Explanation of class {self.class_name!r} (probability {self.probability:.3f}); "
             f"predicted: {self.predicted!r}",
-            f"LIME, {self.num_samples} samples, local fit R^2 {self.score:.2f}; + pushes towards the class",
+            f"{self._how()}; + pushes towards the class",
         ]
         if self.probabilities:
             lines.insert(1, "probabilities: " + ", ".join(f"{c} {p:.3f}" for c, p in self.probabilities.items()))
@@ -98,7 +111,7 @@ class Explanation:
             "<div class='tfclf-explanation' style='font-family:sans-serif;max-width:60em'>"
             f"<p><b>class {html.escape(str(self.class_name))}</b> (probability {self.probability:.3f}); "
             f"predicted: <b>{html.escape(str(self.predicted))}</b>. "
-            f"<small>LIME, {self.num_samples} samples, local fit R&sup2; {self.score:.2f}</small></p>"
+            f"<small>{html.escape(self._how()).replace('R^2', 'R&sup2;')}</small></p>"
             f"{probs_table}"
             "<p><small>highlighted: <span style='background:rgba(34,139,34,0.6);padding:0 2px'>towards the "
             "class</span> <span style='background:rgba(220,50,47,0.6);padding:0 2px'>against it</span></small></p>"
@@ -117,24 +130,30 @@ class Explanation:
                               encoding="utf-8")
 
 
+def check_request(predictor, doc, class_name) -> list[str]:
+    """What every explanation method checks first; returns the predictor's classes."""
+    if not isinstance(doc, str):
+        raise TypeError(f"explain takes one text (a str), got {type(doc).__name__}")
+    if not doc.strip():
+        raise ValueError("explain needs a text with at least one word")
+    if predictor.mode == REGRESSION:
+        raise ValueError("explain supports classifiers; this predictor does regression")
+    classes = predictor.get_classes()
+    if class_name is not None and class_name not in classes:
+        raise ValueError(f"class_name {class_name!r} is not one of {classes}")
+    return classes
+
+
 def explain_text(predictor, doc: str, *, num_features: int = 10, num_samples: int | None = None,
                  class_name: str | None = None, truncate_len: int = 512, all_targets: bool = False,
                  seed: int = 0):
     """LIME over `predictor.predict_proba`; see `Predictor.explain`."""
     from lime.lime_text import LimeTextExplainer
 
-    if not isinstance(doc, str):
-        raise TypeError(f"explain takes one text (a str), got {type(doc).__name__}")
-    if not doc.strip():
-        raise ValueError("explain needs a text with at least one word")
+    classes = check_request(predictor, doc, class_name)
     num_samples = DEFAULT_NUM_SAMPLES if num_samples is None else num_samples
     for name, value in (("num_samples", num_samples), ("num_features", num_features), ("truncate_len", truncate_len)):
         positive_int(value, name)
-    if predictor.mode == REGRESSION:
-        raise ValueError("explain supports classifiers; this predictor does regression")
-    classes = predictor.get_classes()
-    if class_name is not None and class_name not in classes:
-        raise ValueError(f"class_name {class_name!r} is not one of {classes}")
     words = doc.split()
     text = " ".join(words[:truncate_len]) if len(words) > truncate_len else doc
     probs = predictor.predict_proba(text)

@@ -240,21 +240,36 @@ class BasePredictor:
 
     def explain(self, doc: str, num_features: int = 10, num_samples: int | None = None,
                 class_name: str | None = None, truncate_len: int = 512, all_targets: bool = False,
-                seed: int = 0, n_samples: int | None = None):
-        """Explains one prediction with LIME: which words push the model towards a class.
+                seed: int = 0, n_samples: int | None = None, method: str = "lime", steps: int | None = None):
+        """Explains one prediction: which words push the model towards a class.
 
         Args:
             doc: the text to explain.
             num_features: how many words to weigh.
             num_samples: perturbed texts LIME predicts (default 1000; `n_samples` is ktrain's name).
             class_name: the class to explain (default: the predicted one).
-            truncate_len: only the first `truncate_len` words are perturbed (speed).
+            truncate_len: only the first `truncate_len` words are perturbed (speed; LIME only).
             all_targets: explain every class (returns one `Explanation` per class).
             seed: LIME's random seed (explanations are repeatable).
+            method: "lime" (LIME over `predict_proba`, any predictor) or "gradients" (Integrated
+                Gradients of the class's logit, deterministic; needs the TensorFlow transformer
+                model: `tfclf.attributions`).
+            steps: Integrated Gradients' integration steps (default 32).
 
         Returns:
             An `Explanation` (a list of them with ``all_targets=True``).
         """
+        if method == "gradients":
+            from tfclf.attributions import DEFAULT_STEPS, explain_gradients
+
+            if num_samples is not None or n_samples is not None:
+                raise ValueError("num_samples is LIME's; method='gradients' takes steps=")
+            return explain_gradients(self, doc, num_features=num_features, class_name=class_name,
+                                     all_targets=all_targets, steps=DEFAULT_STEPS if steps is None else steps)
+        if method != "lime":
+            raise ValueError(f"unknown explanation method {method!r}: use 'lime' or 'gradients'")
+        if steps is not None:
+            raise ValueError("steps is for method='gradients'")
         from tfclf.explain import explain_text
 
         # `is None`, not `or`: num_samples=0 must be refused, not silently become the default.

@@ -41,6 +41,23 @@ class Predictor(KerasPredictor):
             raise TypeError(f"preproc must be the Transformer used for preprocessing, got {type(preproc).__name__}")
         super().__init__(model, preproc, batch_size=batch_size, threshold=threshold, temperature=temperature)
 
+    def _attribution_model(self):
+        """The model in float32 and its compiled gradient function, for `tfclf.attributions`
+        (built on first use; a bfloat16 or float16 model is copied to float32 once)."""
+        if getattr(self, "_attribution", None) is None:
+            import tempfile
+
+            from tfclf.attributions import _gradient_function
+            from tfclf.precision import model_precision
+            from tfclf.tracing import float32_copy
+
+            model = self.model
+            if model_precision(model) != "float32":
+                with tempfile.TemporaryDirectory(prefix="tfclf-f32-") as scratch:
+                    model = float32_copy(model, Path(scratch))
+            self._attribution = (model, _gradient_function(model))
+        return self._attribution
+
     def export(self, folder: str | os.PathLike, format: str = "onnx", **options) -> Path:
         """Writes this predictor for a production engine: ``"onnx"`` (ONNX Runtime, Triton,
         KServe), ``"openvino"`` (OpenVINO IR) or ``"savedmodel"`` (a TF SavedModel whose serving

@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 MAX_EXPLAIN_SAMPLES = 5000  # LIME runs the model on every sample: this bounds one request's cost
 MAX_EXPLAIN_FEATURES = 50
+MAX_EXPLAIN_STEPS = 256  # Integrated Gradients runs the model forward and backward steps + 1 times
 
 
 def _require(name: str):
@@ -104,6 +105,10 @@ def _models():
         num_features: int = Field(10, ge=1, le=MAX_EXPLAIN_FEATURES, description="words to weigh")
         num_samples: int = Field(500, ge=10, le=MAX_EXPLAIN_SAMPLES, description="perturbed texts LIME predicts")
         class_name: str | None = Field(None, description="the class to explain (default: the predicted one)")
+        method: str = Field("lime", pattern="^(lime|gradients)$",
+                            description="'lime', or 'gradients' (Integrated Gradients: deterministic, needs the "
+                                        "TensorFlow transformer model)")
+        steps: int = Field(32, ge=1, le=MAX_EXPLAIN_STEPS, description="Integrated Gradients' integration steps")
 
     class ExplainResponse(BaseModel):
         text: str
@@ -113,7 +118,10 @@ def _models():
         weights: list[tuple[str, float]] = Field(description="[word, weight], strongest first; "
                                                  "positive pushes towards the class")
         score: float | None = Field(description="LIME's local fit R^2")
-        num_samples: int
+        num_samples: int = Field(description="LIME's samples, or Integrated Gradients' steps")
+        method: str
+        completeness_error: float | None = Field(
+            description="Integrated Gradients: |sum of attributions - logit change| / |logit change|")
         html: str = Field(description="the text with its weighed words highlighted")
 
     class ErrorResponse(BaseModel):
@@ -258,8 +266,10 @@ def create_app(predictor, *, max_texts: int = 64, max_chars: int = 100_000, max_
         if not body.text.strip():
             raise HTTPException(422, "text: must contain at least one word")
         try:
+            how = ({"method": "gradients", "steps": body.steps} if body.method == "gradients"
+                   else {"num_samples": body.num_samples})
             exp = await batcher.run(predictor.explain, body.text, num_features=body.num_features,
-                                    num_samples=body.num_samples, class_name=body.class_name)
+                                    class_name=body.class_name, **how)
         except ValueError as err:  # e.g. an unknown class_name, or a regression model
             raise HTTPException(422, str(err)) from err
         out = exp.as_dict()
