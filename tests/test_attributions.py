@@ -118,3 +118,45 @@ def test_predictors_without_the_transformer_model_refuse_gradients(tmp_path):
     predictor = tfclf.get_predictor(text.text_classifier("logreg", trn, preproc=p, verbose=0), p)
     with pytest.raises(ValueError, match="use method='lime'"):
         predictor.explain("good", method="gradients")
+
+
+# --------------------------------------------------------------------------- faithfulness, corpus view
+def test_word_deletion_helpers():
+    from tfclf.faithfulness import distinct_words, only_words, without_words
+
+    doc = "Good film, good plot; bad end."
+    assert distinct_words(doc) == ["Good", "film", "good", "plot", "bad", "end"]
+    assert without_words(doc, ["good", "bad"]) == "Good film,  plot;  end."
+    assert only_words(doc, ["good", "bad"]) == "good bad"
+
+
+def test_faithfulness_ranks_methods_against_random(predictor):
+    from tfclf.faithfulness import faithfulness
+
+    docs = ["awful plot , i hate this film", "the ending was terrible and boring", "i hate the old city"]
+    grad = faithfulness(predictor, docs, method="gradients", steps=16)
+    rand = faithfulness(predictor, docs, method="random", seed=0)
+    assert grad["documents"] == 3 and set(grad["per_fraction"]) == {"0.01", "0.05", "0.1", "0.2", "0.5"}
+    assert grad["comprehensiveness"] > rand["comprehensiveness"]
+    assert rand["seconds_per_explanation"] == 0.0 and grad["seconds_per_explanation"] > 0
+    lime = faithfulness(predictor, docs[:1], method="lime", num_samples=100)
+    assert -1 <= lime["comprehensiveness"] <= 1 and -1 <= lime["sufficiency"] <= 1
+    with pytest.raises(ValueError, match="unknown method"):
+        faithfulness(predictor, docs, method="shap")
+    with pytest.raises(ValueError, match="at least one word"):
+        faithfulness(predictor, ["  "], method="random")
+    with pytest.raises(ValueError, match="fractions"):
+        faithfulness(predictor, docs, method="random", fractions=[0])
+
+
+def test_class_words_view_and_plot(predictor, tmp_path):
+    from tfclf.faithfulness import class_words
+    from tfclf.plots import class_words_plot
+
+    docs = ["awful plot , i hate this film", "the movie was good and i love it", "great wonderful film",
+            "terrible boring ending"]
+    view = class_words(predictor, docs, method="gradients", top=5, steps=16)
+    assert set(view) <= {"neg", "pos"} and all(len(rows) <= 5 for rows in view.values())
+    assert any(w in ("hate", "awful", "terrible", "boring") for w, _, _ in view.get("neg", []))
+    class_words_plot(view, top=5, show=False, save_path=tmp_path / "words.png")
+    assert (tmp_path / "words.png").stat().st_size > 1000

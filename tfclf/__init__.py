@@ -61,7 +61,7 @@ _LAZY = {
     "find_overlap": "tfclf.overlap",
 }
 _SUBMODULES = ("text", "datasets", "schedules", "lr_finder", "plots", "models", "precision", "multilabel", "vocab",
-               "export", "runtime")
+               "export", "runtime", "faithfulness")
 
 __all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])
 

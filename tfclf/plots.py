@@ -200,3 +200,22 @@ def risk_coverage_plot(curve: dict, show: bool = True, save_path=None):
     ax.legend(loc="lower left")
     fig.tight_layout()
     return _finish(fig, show, save_path)
+
+
+def class_words_plot(view: dict, top: int = 10, show: bool = True, save_path=None):
+    """The corpus view (`tfclf.faithfulness.class_words`): one horizontal bar chart per class of
+    its `top` words' summed weights."""
+    plt = _pyplot()
+    classes = list(view)
+    if not classes:
+        raise ValueError("the corpus view is empty: no document was explained")
+    fig, axes = plt.subplots(1, len(classes), figsize=(3.2 * len(classes), 0.35 * top + 1.2), squeeze=False)
+    for ax, name in zip(axes[0], classes):
+        rows = view[name][:top][::-1]
+        ax.barh([w for w, _, _ in rows], [s for _, s, _ in rows],
+                color=["#228b22" if s > 0 else "#dc322f" for _, s, _ in rows])
+        ax.set_title(str(name), fontsize=10)
+        ax.tick_params(axis="y", labelsize=8)
+    fig.suptitle("words that push each class (summed over its documents)", fontsize=10)
+    fig.tight_layout()
+    return _finish(fig, show, save_path)
