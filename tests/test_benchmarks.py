@@ -181,3 +181,18 @@ def test_ktrain_api_benchmark_runs_both_ports(run_dir, tiny_bert_dir):
     assert len(parts["nbsvm"]["first_predictions"]) == 3
     assert parts["readme"]["test_docs"] > 0 and parts["readme"]["maxlen"] == 32
     assert (folder / "ktrain_work" / "nbsvm.json").is_file()  # a rerun skips the finished part
+
+
+def test_explain_benchmark_measures_every_method(run_dir, trained):
+    import tfclf
+
+    folder, archive = run_dir
+    saved = tfclf.get_predictor(trained.learner.model, trained.t).save(folder / "explain-predictor")
+    out = folder / "explain.json"
+    _run(sys.executable, "bench_explain.py", "--predictor", saved, "--archive", archive, "--docs", 2,
+         "--lime-samples", 20, "--steps", 4, "--work", folder / "explain_work", "--output", out)
+    record = json.loads(out.read_text())
+    assert set(record["methods"]) == {"gradients", "random", "lime"}
+    assert all(m["documents"] == 2 and 0 <= m["top10_overlap"] <= 1 for m in record["methods"].values())
+    assert record["methods"]["gradients"]["top10_overlap"] == 1.0  # deterministic
+    assert (folder / "explain_class_words.png").is_file() and record["class_words"]
