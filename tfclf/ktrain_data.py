@@ -48,8 +48,9 @@ def as_dataset(data: Any, name: str = "train_data") -> TextDataset | None:
         return with_targets(x, y, name)
     if isinstance(data, (tuple, list)) and len(data) == 2:
         raise TypeError(
-            f"{name} is an (x, y) pair whose x is {type(data[0]).__name__}; tfclf reads the x that "
-            "text.texts_from_* or preprocess_train return (a TextDataset), not raw arrays")
+            f"{name} must be a TextDataset from preprocess_train / preprocess_test or the (x, y) pair "
+            f"text.texts_from_* returns; this (x, y) pair's x is {type(data[0]).__name__}: raw texts or raw "
+            "arrays must be preprocessed first")
     raise TypeError(f"{name} must be a TextDataset from preprocess_train / preprocess_test or an (x, y) pair "
                     f"from text.texts_from_*, got {type(data).__name__}")
 
