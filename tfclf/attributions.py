@@ -48,12 +48,8 @@ def token_rows(tokenizer, text: str, reading: R.Reading) -> list[tuple[list[int]
                     return_attention_mask=False, return_token_type_ids=False)
     ids, offsets = enc["input_ids"], enc["offset_mapping"]
     positions = list(range(len(ids)))
-    if reading.whole_documents:
-        parts = R.windows(positions, size, reading.stride(size), int(reading.max_windows))
-    elif reading.plain:
-        parts = [positions[:size]]
-    else:
-        parts = [R.head_tail(positions, size, reading.head(size))]
+    # the same rows `tfclf.encoding` reads, selected on token positions so that offsets follow
+    parts = [positions[:size]] if reading.plain else reading.parts(positions, size)
     return [(prefix + [ids[i] for i in part] + suffix,
              [None] * len(prefix) + [tuple(offsets[i]) for i in part] + [None] * len(suffix)) for part in parts]
 

@@ -93,11 +93,7 @@ def encode_documents(tokenizer, texts: Sequence[str], reading: R.Reading) -> tup
         contents = tokenizer(chunk, add_special_tokens=False, truncation=False, padding=False,
                              return_attention_mask=False, return_token_type_ids=False)["input_ids"]
         for i, content in enumerate(contents):
-            if reading.whole_documents:
-                parts = R.windows(content, size, reading.stride(size), int(reading.max_windows))
-            else:
-                parts = [R.head_tail(content, size, reading.head(size))]
-            for part in parts:
+            for part in reading.parts(content, size):
                 rows.append(prefix + part + suffix)
                 doc_ids.append(s + i)
     return rows, np.asarray(doc_ids, dtype=np.int64)

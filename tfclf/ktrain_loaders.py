@@ -181,7 +181,7 @@ def _from_columns(train: dict[str, list], val: dict[str, list] | None, text_colu
     def texts(table) -> list[str]:
         return ["" if _is_missing(v) else str(v) for v in table[text_column]]
 
-    def labels(table, names):
+    def labels(table):
         if len(label_columns) > 1:
             try:
                 rows = np.asarray([[float(table[c][i]) for c in label_columns] for i in range(len(table[text_column]))])
@@ -200,14 +200,14 @@ def _from_columns(train: dict[str, list], val: dict[str, list] | None, text_colu
                              f"({len(missing)} rows without one): drop or label them")
         return [_label_text(v) for v in values]
 
-    y_train = labels(train, None)
+    y_train = labels(train)
     class_names = None
     if len(label_columns) > 1:
         class_names = label_columns
     elif not is_regression:
         distinct = set(y_train)
         class_names = sorted(distinct, key=_numeric_key)
-    return prepare(texts(train), y_train, texts(val) if val else None, labels(val, class_names) if val else None,
+    return prepare(texts(train), y_train, texts(val) if val else None, labels(val) if val else None,
                    class_names=class_names, regression=bool(is_regression), **options)
 
 

@@ -91,6 +91,13 @@ class Reading:
         overlap = size // 2 if self.window_overlap is None else min(int(self.window_overlap), size - 1)
         return size - overlap
 
+    def parts(self, content: list, size: int) -> list[list]:
+        """The rows one text's `size`-token content gives under this reading: its windows, or its
+        head+tail (or head) in one row. `content` may hold token ids or their positions."""
+        if self.whole_documents:
+            return windows(content, size, self.stride(size), int(self.max_windows))
+        return [head_tail(content, size, self.head(size))]
+
     def to_json(self) -> dict:
         return {k: (int(v) if isinstance(v, np.integer) else v) for k, v in asdict(self).items()}
 

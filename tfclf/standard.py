@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
 from tfclf import encoding
 from tfclf._util import class_names as check_class_names
 from tfclf.data import TextDataset
@@ -114,9 +112,8 @@ class StandardPreprocessor(LearnedLabels):
     def _dataset(self, texts: list[str], y: Any, verbose: int, split: str) -> TextDataset:
         ds = self.dataset(texts, y)
         if verbose:
-            words = np.minimum(ds.lengths, self.maxlen) if self.ngram_range == 1 else ds.lengths
             print(f"preprocessing {split}: {len(ds)} docs, {self.codec_.mode_}, {len(self.codec_.classes_)} "
-                  f"classes; features per doc: mean {float(words.mean()):.0f}, max {int(words.max())}")
+                  f"classes; features per doc: mean {float(ds.lengths.mean()):.0f}, max {int(ds.lengths.max())}")
         return ds
 
     def undo(self, doc: Sequence[int]) -> str:
