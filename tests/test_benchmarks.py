@@ -196,3 +196,10 @@ def test_explain_benchmark_measures_every_method(run_dir, trained):
     assert all(m["documents"] == 2 and 0 <= m["top10_overlap"] <= 1 for m in record["methods"].values())
     assert record["methods"]["gradients"]["top10_overlap"] == 1.0  # deterministic
     assert (folder / "explain_class_words.png").is_file() and record["class_words"]
+    # one method rerun (from its checkpoints) with the timing: the other methods' figures stay
+    _run(sys.executable, "bench_explain.py", "--predictor", saved, "--archive", archive, "--docs", 2,
+         "--lime-samples", 20, "--steps", 4, "--work", folder / "explain_work", "--output", out,
+         "--methods", "lime", "--timing-docs", 1)
+    again = json.loads(out.read_text())
+    assert again["methods"] == record["methods"] and again["class_words"] == record["class_words"]
+    assert again["timing"]["documents"] == 1 and again["timing"]["lime_s"] > 0 and again["timing"]["speedup"] > 0

@@ -48,7 +48,7 @@ def executed(tmp_path_factory, tiny_distilbert_dir):
     explain = folder / "explain.ipynb"
     notebook_runner.run(ROOT / "notebooks" / "explain_predictions.ipynb", {
         "PREDICTOR": str(saved), "ARCHIVE": str(archive), "SAMPLE_COUNTS": (20, 40), "SEEDS": (0, 1),
-        "N_STABILITY_DOCS": 2,
+        "N_STABILITY_DOCS": 2, "N_FAITHFULNESS_DOCS": 3, "N_CORPUS_DOCS": 8,
     }, explain, timeout=600)
     return nbformat.read(str(tutorial), as_version=4), nbformat.read(str(explain), as_version=4), saved
 
@@ -80,7 +80,10 @@ def test_explanation_notebook_runs(executed):
     assert not [o for o in _outputs(nb) if o.get("output_type") == "error"]
     text = _text(nb)
     assert "test documents, accuracy" in text and "true '" in text
-    assert text.count("tfclf-explanation") >= 2
+    assert text.count("tfclf-explanation") >= 4  # several documents, then one by both methods
+    assert "lime: " in text and "gradients: " in text and "completeness error of the gradients" in text
+    assert "comprehensiveness" in text and "random" in text  # the faithfulness table
+    assert [o for o in _outputs(nb) if "image/png" in o.get("data", {})]  # the corpus view
     assert "mean overlap" in text and "s/explanation" in text
 
 
