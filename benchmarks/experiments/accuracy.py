@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import sys
 import time
@@ -59,6 +60,12 @@ def parse() -> argparse.Namespace:
     p.add_argument("--pooling", choices=["auto", "cls", "mean"], default="cls", help="Transformer(pooling=...)")
     p.add_argument("--label-smoothing", type=float, default=0.0, help="get_classifier(label_smoothing=...)")
     p.add_argument("--layer-decay", type=float, help="get_classifier(layer_decay=...): layer-wise LR decay")
+    p.add_argument("--bucket-window", type=int, help="tfclf.data.BUCKET_WINDOW (1: batches in random order, "
+                                                         "no length bucketing)")
+    p.add_argument("--schedule", choices=["tfclf", "ktrain"], default="tfclf",
+                   help="fit_onecycle's shape: tfclf's (tfclf.schedules), or ktrain's triangle (linear lr/10 -> lr "
+                        "-> lr/10 and momentum mirrored, ktrain's CyclicLR with step_size = half the steps)")
+    p.add_argument("--no-cycle-momentum", action="store_true", help="fit_onecycle(cycle_momentum=False)")
     p.add_argument("--limit", type=int, help="first N train and test documents (for trying the script)")
     p.add_argument("--output", help="default: benchmarks/results/accuracy/NAME.json")
     p.add_argument("--save", help="save the last seed's predictor to this folder")
@@ -68,6 +75,33 @@ def parse() -> argparse.Namespace:
     p.add_argument("--proba-dir", default=str(bc.PROBA_DIR),
                    help="where --save-proba writes (default: benchmarks/work/accuracy/, ignored by git)")
     return p.parse_args()
+
+
+def ktrain_triangle(step: int, total: int, low: float, high: float) -> float:
+    """ktrain's fit_onecycle: Keras CyclicLR "triangular" with step_size = ceil(total / 2), from
+    `low` at step 0 to `high` at step_size and back towards `low` (its last step is one short)."""
+    half = math.ceil(total / 2)
+    x = abs(step / half - 1.0)
+    return low + (high - low) * max(0.0, 1.0 - x)
+
+
+def apply_levers(args) -> None:
+    """The short-budget levers (issue 27) that are module settings rather than arguments."""
+    import tfclf.data
+    from tfclf import schedules
+
+    if args.bucket_window is not None:
+        tfclf.data.BUCKET_WINDOW = args.bucket_window
+    if args.schedule == "ktrain":
+        def lr(self, step):
+            return ktrain_triangle(step, self.total, self.max_lr / 10, self.max_lr)
+
+        def momentum(self, step):
+            if not self.cycle_momentum:
+                return None
+            return ktrain_triangle(step, self.total, self.max_momentum, self.min_momentum)
+
+        schedules.OneCycle.lr, schedules.OneCycle.momentum = lr, momentum
 
 
 def run_seed(args, seed: int, train, test) -> dict:
@@ -80,6 +114,7 @@ def run_seed(args, seed: int, train, test) -> dict:
     from tfclf.quickstart import pick_lr
 
     tfclf.set_seed(seed)
+    apply_levers(args)
     if args.scratch:
         from tfclf._compat import transformers
 
@@ -115,7 +150,7 @@ def run_seed(args, seed: int, train, test) -> dict:
     if args.early_stopping:
         learner.autofit(lr, args.epochs, early_stopping=args.early_stopping, verbose=2)
     else:
-        learner.fit_onecycle(lr, args.epochs, verbose=2)
+        learner.fit_onecycle(lr, args.epochs, verbose=2, cycle_momentum=not args.no_cycle_momentum)
     out["train_s"] = round(time.perf_counter() - t0, 1)
     hist = learner.history.history
     out["val_loss_per_epoch"] = [round(float(v), 4) for v in hist.get("val_loss", [])]

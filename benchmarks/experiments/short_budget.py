@@ -1,0 +1,106 @@
+"""Short budgets (issue 27): each lever's effect on test accuracy at 1, 2 and 4 epochs, one lever at
+a time on top of today's defaults, over several seeds.
+
+    python benchmarks/experiments/short_budget.py --levers default random_batches ktrain_schedule \
+        --maxlen 128 --epochs 1 2 --seeds 42 43 44 \
+        --model ../shared/models/all-MiniLM-L6-v2 --archive ../shared/data/20news-bydate.tar.gz
+
+Every (lever, maxlen, epochs, seed) is one `accuracy.py` run in a fresh process (fit_onecycle(5e-5),
+batch 8, the library's default pooling and precision), kept as JSON in benchmarks/work/short_budget/
+so that a rerun skips what finished; one training at a time. The table (mean ± std of the test
+accuracy over the seeds, and the difference from "default" at the same maxlen and epochs) is
+rewritten to results/short_budget.json after every run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+import bench_common as bc  # noqa: E402
+
+# each lever: the accuracy.py arguments that change one thing from today's defaults
+LEVERS = {
+    "default": [],
+    "random_batches": ["--bucket-window", "1"],  # no length bucketing: batches of random documents
+    "ktrain_schedule": ["--schedule", "ktrain"],  # ktrain's linear triangle, ending at lr/10
+    "no_momentum_cycle": ["--no-cycle-momentum"],  # Adam's beta_1 fixed at 0.9
+    "cls_pooling": ["--pooling", "cls"],  # the [CLS] vector, as ktrain's models read it
+}
+
+
+def run_name(lever: str, maxlen: int, epochs: int, seed: int) -> str:
+    return f"{lever}-L{maxlen}-E{epochs}-S{seed}"
+
+
+def table(work: Path) -> list[dict]:
+    """Mean ± std per (lever, maxlen, epochs) from every finished run in `work`."""
+    groups: dict[tuple, list[dict]] = {}
+    for f in sorted(work.glob("*.json")):
+        record = json.loads(f.read_text())
+        if not record.get("runs"):
+            continue
+        lever, maxlen, epochs, _ = f.stem.rsplit("-", 3)  # run_name's form
+        groups.setdefault((lever, int(maxlen[1:]), int(epochs[1:])), []).append(record["runs"][0])
+    rows = []
+    for (lever, maxlen, epochs), runs in sorted(groups.items()):
+        acc = [r["test_accuracy"] for r in runs]
+        rows.append({"lever": lever, "maxlen": maxlen, "epochs": epochs, "seeds": sorted(r["seed"] for r in runs),
+                     "accuracy_mean": round(statistics.fmean(acc), 5),
+                     "accuracy_std": round(statistics.stdev(acc), 5) if len(acc) > 1 else None,
+                     "train_s_mean": round(statistics.fmean(r["train_s"] for r in runs), 1)})
+    base = {(r["maxlen"], r["epochs"]): r["accuracy_mean"] for r in rows if r["lever"] == "default"}
+    for r in rows:
+        if (r["maxlen"], r["epochs"]) in base:
+            r["vs_default"] = round(r["accuracy_mean"] - base[(r["maxlen"], r["epochs"])], 5)
+    return rows
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--levers", nargs="+", default=list(LEVERS), choices=list(LEVERS))
+    p.add_argument("--maxlen", type=int, nargs="+", default=[128])
+    p.add_argument("--epochs", type=int, nargs="+", default=[1, 2])
+    p.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44])
+    p.add_argument("--lr", default="5e-5")
+    p.add_argument("--model", required=True)
+    p.add_argument("--archive", default=bc.os.environ.get("TFCLF_20NG_ARCHIVE"))
+    p.add_argument("--limit", type=int, help="first N train and test documents (for trying the script)")
+    p.add_argument("--work", default=str(HERE.parent / "work" / "short_budget"))
+    p.add_argument("--output", default=str(bc.RESULTS / "short_budget.json"))
+    args = p.parse_args()
+    if not args.archive:
+        sys.exit("pass --archive (the 20news-bydate.tar.gz) or set TFCLF_20NG_ARCHIVE")
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    # seeds outermost: every lever gets its first seed before any gets its third
+    for seed in args.seeds:
+        for epochs in args.epochs:
+            for maxlen in args.maxlen:
+                for lever in args.levers:
+                    name = run_name(lever, maxlen, epochs, seed)
+                    out = work / f"{name}.json"
+                    if out.is_file() and json.loads(out.read_text()).get("runs"):
+                        continue
+                    cmd = [sys.executable, str(HERE / "accuracy.py"), "--name", name, "--model", args.model,
+                           "--archive", args.archive, "--maxlen", str(maxlen), "--epochs", str(epochs),
+                           "--lr", args.lr, "--seeds", str(seed), "--pooling", "auto", "--output", str(out),
+                           *LEVERS[lever], *(["--limit", str(args.limit)] if args.limit else [])]
+                    print(" ".join(cmd), flush=True)
+                    subprocess.run(cmd, check=True)
+                    result = {"benchmark": "short_budget", "levers": {k: LEVERS[k] for k in args.levers},
+                              "machine": bc.machine(), "rows": table(work)}
+                    Path(args.output).write_text(json.dumps(result, indent=2) + "\n")
+    for r in table(work):
+        print(r)
+
+
+if __name__ == "__main__":
+    main()
