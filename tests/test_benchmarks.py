@@ -203,3 +203,17 @@ def test_explain_benchmark_measures_every_method(run_dir, trained):
     again = json.loads(out.read_text())
     assert again["methods"] == record["methods"] and again["class_words"] == record["class_words"]
     assert again["timing"]["documents"] == 1 and again["timing"]["lime_s"] > 0 and again["timing"]["speedup"] > 0
+
+
+def test_step_profile_takes_a_step_apart(run_dir, tiny_distilbert_dir):
+    folder, archive = run_dir
+    out = folder / "profile_step.json"
+    _run(sys.executable, "profile_step.py", "--model", tiny_distilbert_dir, "--archive", archive, "--maxlen", 32,
+         "--docs", 24, "--skip", 1, "--profile-steps", 2, "--peak-seconds", 0.05, "--output", out)
+    record = json.loads(out.read_text())
+    ms = record["ms_per_step"]
+    assert ms["fit loop (Learner.fit_onecycle)"] > 0 and ms["forward only"] > 0 and ms["optimizer update only"] > 0
+    shares = record["profile"]["categories"]
+    assert {"matmul forward", "matmul backward", "optimizer update"} <= set(shares)
+    assert abs(sum(c["share"] for c in shares.values()) - 1) < 0.01
+    assert record["profile"]["top_ops"] and record["executed_gflops"] > 0
