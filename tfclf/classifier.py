@@ -177,7 +177,7 @@ def rebuild_in_scope(model, strategy, metrics: Any = None):
 
 def compile_classifier(model, mode: str | None = None, metrics: Any = None, learning_rate: float = 5e-5,
                        label_smoothing: float | None = None, layer_decay: float | None = None,
-                       weight_decay: float | None = None) -> None:
+                       weight_decay: float | None = None, distillation: tuple[int, float, float] | None = None) -> None:
     """Compiles `model` with Adam, a from-logits loss that matches `mode`, and default metrics.
 
     `mode` defaults to the one the model's configuration records. `label_smoothing`,
@@ -189,6 +189,9 @@ def compile_classifier(model, mode: str | None = None, metrics: Any = None, lear
     without retracing the train step. The loss casts the logits to float32 first, so a model
     that computes in bfloat16 or float16 still gets a float32 loss (Keras would compute it in
     the logits' dtype). Under mixed_float16 Keras wraps Adam in a LossScaleOptimizer itself.
+
+    `distillation` = ``(n_classes, temperature, alpha)`` compiles a student for targets that carry
+    a teacher's soft probabilities beside the labels (`tfclf.distillation`); it is not recorded.
     """
     from tfclf._compat import keras, tf
     from tfclf.optim import (check_label_smoothing, check_layer_decay, check_weight_decay, layer_decay_adam,
@@ -222,8 +225,12 @@ def compile_classifier(model, mode: str | None = None, metrics: Any = None, lear
                  else keras.optimizers.Adam(**adam))
     if weight_decay:
         optimizer.exclude_from_weight_decay(var_names=list(NO_WEIGHT_DECAY))
-    model.compile(optimizer=optimizer, loss=Float32Loss(loss),
-                  metrics=default_metrics if metrics is None else metrics)
+    metrics = default_metrics if metrics is None else metrics
+    if distillation is not None:
+        from tfclf.distillation import distillation_loss_and_metrics
+
+        loss, metrics = distillation_loss_and_metrics(loss, list(metrics), mode, *distillation)
+    model.compile(optimizer=optimizer, loss=Float32Loss(loss), metrics=metrics)
 
 
 @functools.lru_cache(maxsize=None)

@@ -100,6 +100,10 @@ class LayerControlMixin:
         from tfclf.classifier import compile_classifier, strategy_scope
 
         metrics = getattr(getattr(self.model, "compiled_metrics", None), "_user_metrics", None)
+        distilling = getattr(self, "distillation_", None)
+        if distilling is not None:  # the metrics are wrapped to read the label columns: wrap them afresh
+            metrics = [getattr(m, "inner", m) for m in metrics or []] or None
+            options["distillation"] = (distilling["n_classes"], distilling["temperature"], distilling["alpha"])
         with strategy_scope(self.strategy):
             compile_classifier(self.model, metrics=metrics, **options)
         self._logits_fn = None

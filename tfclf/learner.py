@@ -56,7 +56,7 @@ class Learner(LRFinderMixin, EvaluationMixin, LayerControlMixin):
 
     def __init__(self, model, train_data: TextDataset | None, val_data: TextDataset | None = None,
                  batch_size: int = 32, eval_batch_size: int | None = None, seed: int | None = None,
-                 strategy=None):
+                 strategy=None, teacher=None, distill_temperature: float = 2.0, distill_alpha: float = 0.5):
         from tfclf.classifier import rebuild_in_scope
         from tfclf.distribute import check_strategy, strategy_of
 
@@ -79,6 +79,13 @@ class Learner(LRFinderMixin, EvaluationMixin, LayerControlMixin):
             model = rebuild_in_scope(model, strategy)
         self.model = model
         self.strategy = strategy if strategy is not None else strategy_of(model)
+        # the teacher's soft targets, computed once, travel with the training data (tfclf.distillation)
+        self.distillation_: dict | None = None
+        if teacher is not None:
+            from tfclf.distillation import prepare
+
+            train_data, self.distillation_ = prepare(model, self._require(train_data), teacher, distill_temperature,
+                                                     distill_alpha, self.strategy)
         self.train_data = train_data
         self.val_data = val_data
         self.batch_size = _check_positive_int(batch_size, "batch_size")
@@ -101,6 +108,12 @@ class Learner(LRFinderMixin, EvaluationMixin, LayerControlMixin):
     def mode(self) -> str:
         data = self.train_data or self.val_data
         return data.mode if data is not None else MULTICLASS
+
+    @staticmethod
+    def _require(train_data: TextDataset | None) -> TextDataset:
+        if train_data is None:
+            raise ValueError("this Learner has no train_data: pass it to get_learner")
+        return train_data
 
     def _require_train(self) -> TextDataset:
         if self.train_data is None:
@@ -126,6 +139,9 @@ class Learner(LRFinderMixin, EvaluationMixin, LayerControlMixin):
         that a checkpoint is only resumed by a run with the same settings.
         """
         train = self._require_train()
+        if class_weight is not None and self.distillation_ is not None:
+            raise ValueError("class_weight and a teacher do not combine: the teacher's probabilities already weigh "
+                             "each text; drop class_weight, or train without teacher=")
         spe = self._steps_per_epoch()
         run_info = {**run_info, "epochs": epochs, "batch_size": self.batch_size, "train_docs": len(train),
                     "seed": self.seed}
@@ -340,7 +356,8 @@ def _class_weight(class_weight: dict | None, mode: str) -> dict | None:
 
 def get_learner(model, train_data: TextDataset | None = None, val_data: TextDataset | None = None,
                 batch_size: int = 32, eval_batch_size: int | None = None, workers: int = 1,
-                use_multiprocessing: bool = False, seed: int | None = None, strategy=None) -> Learner:
+                use_multiprocessing: bool = False, seed: int | None = None, strategy=None, teacher=None,
+                distill_temperature: float = 2.0, distill_alpha: float = 0.5) -> Learner:
     """Wraps a compiled model and its datasets in a `Learner` (ktrain's ``get_learner``).
 
     `workers` and `use_multiprocessing` are accepted for ktrain compatibility and ignored: the
@@ -351,6 +368,10 @@ def get_learner(model, train_data: TextDataset | None = None, val_data: TextData
             built outside its scope is rebuilt inside it with the same weights (and
             `get_classifier`'s default metrics); `batch_size` is then the global batch, split
             across the replicas, and the LR schedules count global steps.
+        teacher: a trained predictor of the same classes to distill (`tfclf.distillation`): the
+            model learns from its probabilities at `distill_temperature` with weight
+            `distill_alpha`, and from the labels with weight 1 - `distill_alpha`. The teacher
+            predicts the training texts once, here; the model is recompiled for it (default metrics).
 
     Example (two GPUs):
         >>> strategy = tf.distribute.MirroredStrategy()                       # doctest: +SKIP
@@ -361,4 +382,5 @@ def get_learner(model, train_data: TextDataset | None = None, val_data: TextData
         >>> learner = tfclf.get_learner(model, trn, val, batch_size=8)  # doctest: +SKIP
     """
     return Learner(model, train_data, val_data, batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed,
-                   strategy=strategy)
+                   strategy=strategy, teacher=teacher, distill_temperature=distill_temperature,
+                   distill_alpha=distill_alpha)
