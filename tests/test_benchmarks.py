@@ -217,3 +217,15 @@ def test_step_profile_takes_a_step_apart(run_dir, tiny_distilbert_dir):
     assert {"matmul forward", "matmul backward", "optimizer update"} <= set(shares)
     assert abs(sum(c["share"] for c in shares.values()) - 1) < 0.01
     assert record["profile"]["top_ops"] and record["executed_gflops"] > 0
+
+
+def test_gpu_check_runs_on_a_cpu_and_skips_missing_models(run_dir, tiny_distilbert_dir):
+    folder, archive = run_dir
+    out = folder / "gpu_check.json"
+    _run(sys.executable, "gpu_check.py", "--models", tiny_distilbert_dir, folder / "no-such-model", "--archive",
+         archive, "--limit", 16, "--maxlen", 32, "--epochs", 1, "--jit", "both", "--output", out)
+    record = json.loads(out.read_text())
+    runs = record["runs"]
+    assert [r.get("jit_compile") for r in runs[:2]] == [False, True] and len(runs) == 4
+    assert all(0 <= r["test_accuracy"] <= 1 and r["tokens_per_s"] > 0 for r in runs[:2])
+    assert runs[2]["skipped"] == "no model folder here"
