@@ -140,12 +140,9 @@ def distillation_loss_and_metrics(loss, metrics: list, mode: str, n_classes: int
     return loss_class(loss, mode, n_classes, temperature, alpha), [metric_class(m, width) for m in metrics]
 
 
-def prepare(model, data: TextDataset, teacher, temperature, alpha, strategy=None) -> tuple[TextDataset, dict]:
-    """The training data with the teacher's soft targets, and `model` recompiled for them
-    (`compile_classifier`'s recorded options and default metrics); returns the data and the
-    settings the Learner keeps as ``distillation_``."""
-    from tfclf.classifier import compile_classifier, strategy_scope
-
+def prepare(model, data: TextDataset, teacher, temperature, alpha) -> tuple[TextDataset, dict]:
+    """The training data with the teacher's soft targets, and the settings the Learner keeps as
+    ``distillation_`` (it recompiles the student with them: `compile_classifier(distillation=...)`)."""
     temperature, alpha = check_settings(temperature, alpha)
     soft = teacher_soft_targets(teacher, data, temperature)
     teacher_classes = list(teacher.get_classes())
@@ -156,7 +153,5 @@ def prepare(model, data: TextDataset, teacher, temperature, alpha, strategy=None
         raise ValueError(f"the teacher's classes {teacher_classes} are not the student's "
                          f"{names if names is not None else f'{outputs} outputs'} (same names in the same order): "
                          "train both on the same labels")
-    with strategy_scope(strategy):
-        compile_classifier(model, data.mode, distillation=(n, temperature, alpha))
     settings = {"temperature": temperature, "alpha": alpha, "n_classes": n, "teacher_classes": teacher_classes}
     return with_soft_targets(data, soft), settings

@@ -82,10 +82,14 @@ class Learner(LRFinderMixin, EvaluationMixin, LayerControlMixin):
         # the teacher's soft targets, computed once, travel with the training data (tfclf.distillation)
         self.distillation_: dict | None = None
         if teacher is not None:
+            from tfclf.classifier import compile_classifier, strategy_scope
             from tfclf.distillation import prepare
 
             train_data, self.distillation_ = prepare(model, self._require(train_data), teacher, distill_temperature,
-                                                     distill_alpha, self.strategy)
+                                                     distill_alpha)
+            d = self.distillation_
+            with strategy_scope(self.strategy):
+                compile_classifier(model, train_data.mode, distillation=(d["n_classes"], d["temperature"], d["alpha"]))
         self.train_data = train_data
         self.val_data = val_data
         self.batch_size = _check_positive_int(batch_size, "batch_size")

