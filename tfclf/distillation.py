@@ -140,6 +140,11 @@ def distillation_loss_and_metrics(loss, metrics: list, mode: str, n_classes: int
     return loss_class(loss, mode, n_classes, temperature, alpha), [metric_class(m, width) for m in metrics]
 
 
+def compile_settings(settings: dict) -> tuple[int, float, float]:
+    """What `compile_classifier(distillation=...)` takes, from the Learner's ``distillation_``."""
+    return settings["n_classes"], settings["temperature"], settings["alpha"]
+
+
 def prepare(model, data: TextDataset, teacher, temperature, alpha) -> tuple[TextDataset, dict]:
     """The training data with the teacher's soft targets, and the settings the Learner keeps as
     ``distillation_`` (it recompiles the student with them: `compile_classifier(distillation=...)`)."""

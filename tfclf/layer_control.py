@@ -103,7 +103,9 @@ class LayerControlMixin:
         distilling = getattr(self, "distillation_", None)
         if distilling is not None:  # the metrics are wrapped to read the label columns: wrap them afresh
             metrics = [getattr(m, "inner", m) for m in metrics or []] or None
-            options["distillation"] = (distilling["n_classes"], distilling["temperature"], distilling["alpha"])
+            from tfclf.distillation import compile_settings
+
+            options["distillation"] = compile_settings(distilling)
         with strategy_scope(self.strategy):
             compile_classifier(self.model, metrics=metrics, **options)
         self._logits_fn = None

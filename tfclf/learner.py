@@ -83,13 +83,12 @@ class Learner(LRFinderMixin, EvaluationMixin, LayerControlMixin):
         self.distillation_: dict | None = None
         if teacher is not None:
             from tfclf.classifier import compile_classifier, strategy_scope
-            from tfclf.distillation import prepare
+            from tfclf.distillation import compile_settings, prepare
 
             train_data, self.distillation_ = prepare(model, self._require(train_data), teacher, distill_temperature,
                                                      distill_alpha)
-            d = self.distillation_
             with strategy_scope(self.strategy):
-                compile_classifier(model, train_data.mode, distillation=(d["n_classes"], d["temperature"], d["alpha"]))
+                compile_classifier(model, train_data.mode, distillation=compile_settings(self.distillation_))
         self.train_data = train_data
         self.val_data = val_data
         self.batch_size = _check_positive_int(batch_size, "batch_size")
@@ -120,9 +119,7 @@ class Learner(LRFinderMixin, EvaluationMixin, LayerControlMixin):
         return train_data
 
     def _require_train(self) -> TextDataset:
-        if self.train_data is None:
-            raise ValueError("this Learner has no train_data: pass it to get_learner")
-        return self.train_data
+        return self._require(self.train_data)
 
     def _val(self, val_data: TextDataset | None) -> TextDataset:
         data = as_dataset(val_data, "val_data") if val_data is not None else self.val_data
