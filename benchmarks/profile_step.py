@@ -119,14 +119,14 @@ def main() -> None:
     p.add_argument("--precision", default="auto")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--peak-seconds", type=float, default=3.0)
-    p.add_argument("--gelu", choices=["keras", "erf"], default="keras",
-                   help="erf: GELU as transformers' erf formula (tfclf.tracing.erf_gelu) for the whole run, "
-                        "instead of Keras' erfc one (the same function)")
+    p.add_argument("--ops", choices=["fast", "plain"], default="fast",
+                   help="fast: the library's default (tfclf.fast_ops: erf GELU, 16-bit dropout masks); plain: "
+                        "transformers' own ops (Keras' erfc GELU, tf.nn.dropout), as before issue 26")
     p.add_argument("--output", default=str(bc.RESULTS / "profile_step.json"))
     args = p.parse_args()
 
     import tfclf
-    from tfclf import text
+    from tfclf import fast_ops, text
     from tfclf._compat import tf
     from tfclf.data import padded_length
     from tfclf.precision import model_precision
@@ -134,19 +134,14 @@ def main() -> None:
     train, _ = bc.load_data(args.archive)
     texts, labels = list(train.texts)[:args.docs], list(train.labels)[:args.docs]
     tfclf.set_seed(args.seed)
+    fast_ops.ENABLED = args.ops == "fast"
     t = text.Transformer(args.model, maxlen=args.maxlen, class_names=train.class_names, precision=args.precision)
     trn = t.preprocess_train(texts, labels, verbose=0)
     learner = tfclf.get_learner(t.get_classifier(), trn, batch_size=args.batch_size, seed=args.seed)
     model = learner.model
-    if args.gelu == "erf":
-        from tfclf.tracing import erf_gelu
-
-        swapped = erf_gelu(model)
-        if not swapped.__enter__():  # held until the process ends
-            raise SystemExit("--gelu erf: this model has no GELU to swap")
     result = {"benchmark": "profile_step", "date": time.strftime("%Y-%m-%d"), "machine": bc.machine(),
               "settings": {k: getattr(args, k) for k in ("model", "maxlen", "batch_size", "docs", "skip",
-                                                           "profile_steps", "seed", "gelu")},
+                                                           "profile_steps", "seed", "ops")},
               "precision": model_precision(model), "ms_per_step": {}}
 
     # 1. the fit loop, callbacks included

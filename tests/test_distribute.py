@@ -98,6 +98,17 @@ def test_mirrored_strategy_keeps_layer_wise_lr_decay(model_dir, single, tmp_path
     assert np.abs(decayed).mean() < 0.5 * np.abs(plain).mean()
 
 
+def test_mirrored_strategy_with_the_xla_fused_update_matches_one_plain_device(model_dir, single, tmp_path):
+    # tfclf.fast_ops.fuse_update compiles Adam's update with XLA for large models; under a strategy
+    # it must still train as one device does, and the LR finder and checkpoints still work.
+    out = tmp_path / "run"
+    _run("mirrored", model_dir, out, TFCLF_TEST_FUSE_UPDATE="1")
+    weights, report = _load(out)
+    assert report["fused_update"] and report["replicas"] == 2
+    _assert_same_training(weights, single[0], report)
+    assert report["lr_find_restores"] and report["checkpoints"] == ["state-01.json", "state-02.json"]
+
+
 def _load_start(model_dir: Path) -> np.ndarray:
     import h5py
 

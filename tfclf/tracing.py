@@ -25,31 +25,18 @@ def float32_copy(model, scratch: Path):
 def erf_gelu(model):
     """Traces GELU as transformers' erf formula instead of Keras' erfc one: tf2onnx writes TF's
     ``Erfc`` as an invalid node (ONNX Runtime: INVALID_GRAPH), while ``Erf`` is a standard op.
-    The two formulas are the same function."""
-    from tf_keras import activations
-    from transformers import activations_tf
+    The two formulas are the same function. Models tfclf builds already use it (`tfclf.fast_ops`);
+    this covers the rest."""
+    from tfclf.fast_ops import erf_gelu_function, gelu_sites
 
-    from tfclf._compat import tf
-
-    exact = {activations.gelu, tf.nn.gelu, activations_tf.get_tf_activation("gelu")}
-    swapped = []
-    for layer in model.submodules:
-        for name, value in list(vars(layer).items()):
-            if callable(value) and not isinstance(value, tf.Module) and _is_one_of(value, exact):
-                swapped.append((layer, name, value))
-                object.__setattr__(layer, name, activations_tf._gelu)
+    swapped = gelu_sites(model)
+    for layer, name, _ in swapped:
+        object.__setattr__(layer, name, erf_gelu_function())
     try:
         yield len(swapped)
     finally:
         for layer, name, value in swapped:
             object.__setattr__(layer, name, value)
-
-
-def _is_one_of(value, functions) -> bool:
-    try:
-        return value in functions
-    except TypeError:  # unhashable callables
-        return False
 
 
 def forward_function(model):

@@ -1,0 +1,162 @@
+"""tfclf.fast_ops: the erf GELU and the 16-bit-mask attention dropout give transformers' results."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import helpers
+
+from tfclf import fast_ops
+
+
+@pytest.fixture(autouse=True)
+def _enabled():
+    yield
+    fast_ops.ENABLED = True
+
+
+def _classifier(folder, **kwargs):
+    from tfclf import text
+
+    t = text.Transformer(str(folder), maxlen=16, **kwargs)
+    t.preprocess_train(["a good day", "a bad day"], ["pos", "neg"], verbose=0)
+    return t.get_classifier()
+
+
+def test_erf_gelu_is_the_same_function_and_gradient():
+    from tfclf._compat import tf
+
+    x = tf.constant(np.linspace(-12, 12, 4001), tf.float32)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        plain = tf.keras.activations.gelu(x, approximate=False)
+        erf = fast_ops.erf_gelu_function()(x)
+    np.testing.assert_allclose(erf.numpy(), plain.numpy(), atol=2e-6, rtol=1e-6)
+    np.testing.assert_allclose(tape.gradient(erf, x).numpy(), tape.gradient(plain, x).numpy(), atol=2e-6)
+
+
+@pytest.mark.parametrize("kind", helpers.ARCHITECTURES)
+def test_every_build_path_gets_the_fast_ops(kind, tmp_path):
+    folder = helpers.save_tiny_encoder(kind, tmp_path / kind)
+    model = _classifier(folder)
+    assert fast_ops.gelu_sites(model) == []  # ALBERT's gelu_new is another function: nothing to swap
+    assert fast_ops.dropout_sites(model) == []
+    dropouts = [m for m in model.submodules if type(m).__name__ == "MaskDropout"]
+    if kind == "albert":  # AlbertConfig's dropout rates default to 0: nothing to replace
+        assert dropouts == []
+    else:
+        assert dropouts and all(abs(d.rate - 0.1) < 1e-9 for d in dropouts)
+
+
+def test_disabled_keeps_transformers_ops_and_gives_the_same_logits(tiny_bert_dir):
+    from tfclf._compat import tf
+
+    fast = _classifier(tiny_bert_dir)
+    fast_ops.ENABLED = False
+    plain = _classifier(tiny_bert_dir)
+    assert len(fast_ops.gelu_sites(plain)) == 2 and len(fast_ops.dropout_sites(plain)) > 0
+    plain.set_weights(fast.get_weights())
+    ids = tf.constant(np.random.default_rng(0).integers(5, 40, size=(3, 12)), tf.int32)
+    inputs = {"input_ids": ids, "attention_mask": tf.ones_like(ids)}
+    np.testing.assert_allclose(fast(inputs, training=False).logits.numpy(),
+                               plain(inputs, training=False).logits.numpy(), atol=1e-5)
+
+
+def _mask_dropout(rate=0.1, dtype="float32"):
+    from tf_keras.layers import Dropout
+
+    return fast_ops.mask_dropout(Dropout(rate, dtype=dtype))
+
+
+def test_mask_dropout_rate_scale_and_gradient():
+    from tfclf._compat import tf
+
+    layer = _mask_dropout(0.1)
+    x = tf.ones((64, 4, 32, 33))  # an odd element count: the last 32-bit word is half used
+    assert np.array_equal(layer(x, training=False).numpy(), x.numpy())
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = layer(x, training=True)
+    out = y.numpy()
+    kept = out != 0
+    n = out.size
+    # the drop probability is round(0.1 * 65536) / 65536; 5 standard errors either way
+    p = 6554 / 65536
+    assert abs((1 - kept.mean()) - p) < 5 * np.sqrt(p * (1 - p) / n)
+    np.testing.assert_allclose(out[kept], 65536 / (65536 - 6554), rtol=1e-6)
+    np.testing.assert_array_equal(tape.gradient(y, x).numpy(), out)  # d(mask * scale * x)/dx
+    assert abs(out.mean() - 1) < 0.01  # the expectation is kept
+
+
+def test_mask_dropout_masks_differ_between_calls_and_repeat_under_a_seed():
+    import tfclf
+    from tfclf._compat import tf
+
+    x = tf.ones((8, 2, 16, 16), tf.bfloat16)
+
+    def draws():
+        tfclf.set_seed(7)
+        layer = _mask_dropout(0.3, "mixed_bfloat16")
+        return [layer(x, training=True).numpy().astype(np.float32) for _ in range(2)]
+
+    first, second = draws(), draws()
+    assert not np.array_equal(first[0], first[1])
+    np.testing.assert_array_equal(first[0], second[0])
+    np.testing.assert_array_equal(first[1], second[1])
+    assert _mask_dropout(0.3, "mixed_bfloat16")(x, training=True).dtype == tf.bfloat16
+
+
+def test_reloaded_predictor_gets_the_fast_ops(trained, tmp_path):
+    import tfclf
+    from tfclf.classifier import load_classifier
+
+    tfclf.get_predictor(trained.learner.model, trained.t).save(tmp_path / "p")
+    model = load_classifier(tmp_path / "p", "float32")
+    assert fast_ops.gelu_sites(model) == [] and fast_ops.dropout_sites(model) == []
+
+
+def _two_updates(optimizer_factory):
+    """Weights after three Adam steps with XLA off and on, from the same start and gradients (one
+    of them sparse, as an embedding's is)."""
+    from tfclf._compat import tf
+
+    rng = np.random.default_rng(0)
+    start = [rng.normal(size=(50, 8)).astype("float32"), rng.normal(size=(8,)).astype("float32")]
+    grads = [tf.IndexedSlices(tf.constant(rng.normal(size=(4, 8)), tf.float32), tf.constant([1, 7, 7, 30])),
+             tf.constant(rng.normal(size=(8,)), tf.float32)]
+    results = []
+    for jit in (False, True):
+        variables = [tf.Variable(w, name=f"layer_._0/w{i}") for i, w in enumerate(start)]
+        opt = optimizer_factory(variables)
+        opt.jit_compile = jit
+        step = tf.function(lambda opt=opt, variables=variables: opt.apply_gradients(zip(grads, variables)))
+        for _ in range(3):
+            step()
+        results.append([v.numpy() for v in variables])
+    return results
+
+
+def test_fused_update_is_adams_update():
+    from tfclf._compat import keras
+
+    plain, fused = _two_updates(lambda _: keras.optimizers.Adam(1e-2, epsilon=1e-8))
+    for a, b in zip(plain, fused):
+        assert not np.allclose(a, 0)
+        np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-7)
+
+
+def test_fused_update_keeps_layer_decay():
+    from tfclf.optim import _layer_decay_adam_class
+
+    plain, fused = _two_updates(lambda vs: _layer_decay_adam_class()({vs[0].name: 0.5}, learning_rate=1e-2))
+    for a, b in zip(plain, fused):
+        np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-7)
+
+
+def test_update_is_fused_only_for_large_models(tiny_bert_dir, monkeypatch):
+    assert not _classifier(tiny_bert_dir).optimizer.jit_compile  # 0.1M weights: not worth compiling
+    monkeypatch.setattr(fast_ops, "FUSE_MIN_WEIGHTS", 1000)
+    assert _classifier(tiny_bert_dir).optimizer.jit_compile
+    fast_ops.ENABLED = False
+    assert not _classifier(tiny_bert_dir).optimizer.jit_compile

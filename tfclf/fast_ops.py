@@ -1,0 +1,162 @@
+"""Cheaper forms of two ops a transformer spends CPU training time on, with the same results.
+
+The step profile of issue 26 (benchmarks/RESULTS.md, "Where a training step's time goes") found
+two element-wise ops among the largest costs of a MiniLM training step under bf16:
+
+* **GELU**: Keras writes the exact GELU as ``0.5 * x * erfc(-x / sqrt(2))``, and TensorFlow's
+  ``Erfc`` kernel (and its gradient) is far slower on CPU than ``Erf``. transformers' own
+  ``0.5 * x * (1 + erf(x / sqrt(2)))`` is the same function; `apply` makes the model use it.
+* **Attention dropout**: ``tf.nn.dropout`` draws one float32 random number per element of each
+  (batch, heads, length, length) attention matrix. `MaskDropout` draws 16 random bits per element
+  instead (two per 32-bit word of a counter-based generator) and keeps an element when they are at
+  least ``round(rate * 65536)``: the drop probability is the rate to within 1/131072 (0.1 becomes
+  0.100006), and kept elements are scaled by the exact inverse of the keep probability.
+
+A third change is to the optimizer, not the model: Keras runs Adam's update as a handful of
+element-wise TensorFlow ops per variable (m, v and the weight each read and written in separate
+passes), and compiles it with XLA into one fused loop only on a GPU. `fuse_update` compiles it on
+the CPU too, for models large enough that the one-time compilation (5-15 s) is repaid: the update
+of MiniLM's 22.7M weights took 40 ms instead of 122 ms per step (issue 26). XLA fuses the same
+arithmetic; it does not change the formula.
+
+`apply` is called wherever tfclf builds a model and `fuse_update` wherever it compiles one
+(`tfclf.classifier`); setting `ENABLED` to False before that keeps transformers' and Keras' own
+ops (benchmarks compare the two this way).
+"""
+
+from __future__ import annotations
+
+ENABLED = True
+_BITS = 16
+# Below this many trainable weights the XLA compilation costs more than the fused update saves in
+# a short run (about 3.5 ms per million weights per step against 5-15 s once).
+FUSE_MIN_WEIGHTS = 5_000_000
+
+
+def gelu_sites(model) -> list[tuple[object, str, object]]:
+    """Every ``(layer, attribute, function)`` of `model` that holds Keras' or TensorFlow's exact
+    GELU, which the erf formula can replace."""
+    from tf_keras import activations
+    from transformers import activations_tf
+
+    from tfclf._compat import tf
+
+    exact = {activations.gelu, tf.nn.gelu, activations_tf.get_tf_activation("gelu")}
+    return [(layer, name, value) for layer in model.submodules for name, value in list(vars(layer).items())
+            if callable(value) and not isinstance(value, tf.Module) and _is_one_of(value, exact)]
+
+
+def _is_one_of(value, functions) -> bool:
+    try:
+        return value in functions
+    except TypeError:  # unhashable callables
+        return False
+
+
+def erf_gelu_function():
+    """transformers' erf-based exact GELU."""
+    from transformers import activations_tf
+
+    return activations_tf._gelu
+
+
+def dropout_sites(model) -> list[tuple[object, str, object]]:
+    """Every ``(parent layer, attribute, Dropout layer)`` of `model` that `MaskDropout` can
+    replace: plain Keras Dropout layers (not subclasses), without a noise shape, rate in (0, 1)."""
+    from tf_keras.layers import Dropout
+
+    sites = []
+    for layer in model.submodules:
+        for name, value in list(vars(layer).items()):
+            if (type(value) is Dropout and value.noise_shape is None and 0 < float(value.rate) < 1
+                    and not name.startswith("_")):
+                sites.append((layer, name, value))
+    return sites
+
+
+def apply(model) -> dict[str, int]:
+    """Switches `model` (a transformers TF model) to the erf GELU and to `MaskDropout`, in place;
+    returns how many sites of each changed. Does nothing when `ENABLED` is False.
+
+    Nothing is saved differently: the weights and configuration are untouched, and a model
+    reloaded by tfclf gets the same ops again.
+    """
+    if not ENABLED:
+        return {"gelu": 0, "dropout": 0}
+    gelu = erf_gelu_function()
+    changed = {"gelu": 0, "dropout": 0}
+    for layer, name, _ in gelu_sites(model):
+        # object.__setattr__: Keras' attribute tracking has nothing to track in a function
+        object.__setattr__(layer, name, gelu)
+        changed["gelu"] += 1
+    for layer, name, dropout in dropout_sites(model):
+        object.__setattr__(layer, name, mask_dropout(dropout))
+        changed["dropout"] += 1
+    return changed
+
+
+def fuse_update(optimizer, model) -> bool:
+    """Makes a Keras optimizer compile its per-variable update with XLA on any device, when
+    `ENABLED`, XLA is available and `model` has at least `FUSE_MIN_WEIGHTS` trainable weights.
+    Returns whether it did."""
+    from tf_keras.src.utils import tf_utils
+
+    n_weights = sum(int(v.shape.num_elements() or 0) for v in model.trainable_variables)
+    if not (ENABLED and n_weights >= FUSE_MIN_WEIGHTS and tf_utils.can_jit_compile()):
+        return False
+    optimizer.jit_compile = True
+    return True
+
+
+def mask_dropout(dropout):
+    """A `MaskDropout` with `dropout`'s rate, name and dtype policy."""
+    return _mask_dropout_class()(float(dropout.rate), name=dropout.name, dtype=dropout.dtype_policy)
+
+
+_CLASS: list = []
+
+
+def _mask_dropout_class():
+    # Built on first use: defining a Keras layer at import time would import TensorFlow with tfclf.
+    if _CLASS:
+        return _CLASS[0]
+    import tf_keras
+
+    from tfclf._compat import tf
+
+    class MaskDropout(tf_keras.layers.Layer):
+        """Inverted dropout from 16-bit random masks (see the module docstring)."""
+
+        def __init__(self, rate: float, **kwargs):
+            super().__init__(**kwargs)
+            if not 0 < rate < 1:
+                raise ValueError(f"MaskDropout needs a rate in (0, 1), got {rate}")
+            self.rate = rate
+            self.threshold = int(round(rate * (1 << _BITS)))
+            self.supports_masking = True
+
+        def call(self, inputs, training=None):
+            if training is None:
+                training = tf_keras.backend.learning_phase()
+            if isinstance(training, bool):
+                return self._drop(inputs) if training else tf.identity(inputs)
+            return tf.__internal__.smart_cond.smart_cond(training, lambda: self._drop(inputs),
+                                                         lambda: tf.identity(inputs))
+
+        def _drop(self, inputs):
+            n = tf.size(inputs)
+            # A stateful draw of the seed keeps runs repeatable under tf.random.set_seed, as
+            # Keras' Dropout is; the bulk comes from the counter-based stateless generator,
+            # which can give full-range 32-bit words.
+            seed = tf.random.uniform([2], maxval=2**31 - 1, dtype=tf.int32)
+            words = tf.random.stateless_uniform([(n + 1) // 2], seed, minval=None, maxval=None, dtype=tf.uint32)
+            bits = tf.reshape(tf.bitcast(words, tf.uint16), [-1])[:n]
+            keep = tf.reshape(bits >= tf.constant(self.threshold, tf.uint16), tf.shape(inputs))
+            scale = tf.cast((1 << _BITS) / ((1 << _BITS) - self.threshold), inputs.dtype)
+            return tf.where(keep, inputs * scale, tf.zeros_like(inputs))
+
+        def get_config(self) -> dict:
+            return {**super().get_config(), "rate": self.rate}
+
+    _CLASS.append(MaskDropout)
+    return MaskDropout
