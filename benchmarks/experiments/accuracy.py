@@ -64,7 +64,7 @@ def parse() -> argparse.Namespace:
                                                          "no length bucketing)")
     p.add_argument("--schedule", choices=["tfclf", "ktrain"], default="tfclf",
                    help="fit_onecycle's shape: tfclf's (tfclf.schedules), or ktrain's triangle (linear lr/10 -> lr "
-                        "-> lr/10 and momentum mirrored, ktrain's CyclicLR with step_size = half the steps)")
+                        "-> towards lr/1000 and momentum mirrored, ktrain's CyclicLR with step_size = half the steps)")
     p.add_argument("--no-cycle-momentum", action="store_true", help="fit_onecycle(cycle_momentum=False)")
     p.add_argument("--limit", type=int, help="first N train and test documents (for trying the script)")
     p.add_argument("--output", help="default: benchmarks/results/accuracy/NAME.json")
@@ -77,12 +77,15 @@ def parse() -> argparse.Namespace:
     return p.parse_args()
 
 
-def ktrain_triangle(step: int, total: int, low: float, high: float) -> float:
-    """ktrain's fit_onecycle: Keras CyclicLR "triangular" with step_size = ceil(total / 2), from
-    `low` at step 0 to `high` at step_size and back towards `low` (its last step is one short)."""
+def ktrain_triangle(step: int, total: int, low: float, high: float, end: float | None = None) -> float:
+    """ktrain's fit_onecycle (ktrain/lroptimize/triangular.py, CyclicLR "triangular" with step_size
+    s = ceil(total / 2)): linear from `low` at step 0 to `high` at step s, then linear from `high`
+    towards `end` (reached at step 2s, so never quite: ktrain's "annihilation" sets the base to
+    max_lr / 1000 past the peak). `end` defaults to `low` (the momentum's mirrored triangle)."""
     half = math.ceil(total / 2)
+    base = low if end is None or step <= half else end
     x = abs(step / half - 1.0)
-    return low + (high - low) * max(0.0, 1.0 - x)
+    return base + (high - base) * max(0.0, 1.0 - x)
 
 
 def apply_levers(args) -> None:
@@ -94,7 +97,7 @@ def apply_levers(args) -> None:
         tfclf.data.BUCKET_WINDOW = args.bucket_window
     if args.schedule == "ktrain":
         def lr(self, step):
-            return ktrain_triangle(step, self.total, self.max_lr / 10, self.max_lr)
+            return ktrain_triangle(step, self.total, self.max_lr / 10, self.max_lr, end=self.max_lr / 1000)
 
         def momentum(self, step):
             if not self.cycle_momentum:
