@@ -89,6 +89,18 @@ def test_mask_dropout_rate_scale_and_gradient():
     assert abs(out.mean() - 1) < 0.01  # the expectation is kept
 
 
+def test_mask_dropout_is_a_keras_dropout_that_rate_zero_turns_off():
+    from tf_keras.layers import Dropout
+
+    from tfclf._compat import tf
+
+    layer = _mask_dropout(0.5)
+    assert isinstance(layer, Dropout)  # code that finds dropout layers by type finds it
+    layer.rate = 0.0  # the Keras idiom for "no dropout" (tests of exact resumption use it)
+    x = tf.ones((4, 64))
+    assert np.array_equal(layer(x, training=True).numpy(), x.numpy())
+
+
 def test_mask_dropout_masks_differ_between_calls_and_repeat_under_a_seed():
     import tfclf
     from tfclf._compat import tf

@@ -124,26 +124,24 @@ def _mask_dropout_class():
 
     from tfclf._compat import tf
 
-    class MaskDropout(tf_keras.layers.Layer):
-        """Inverted dropout from 16-bit random masks (see the module docstring)."""
-
-        def __init__(self, rate: float, **kwargs):
-            super().__init__(**kwargs)
-            if not 0 < rate < 1:
-                raise ValueError(f"MaskDropout needs a rate in (0, 1), got {rate}")
-            self.rate = rate
-            self.threshold = int(round(rate * (1 << _BITS)))
-            self.supports_masking = True
+    class MaskDropout(tf_keras.layers.Dropout):
+        """Inverted dropout from 16-bit random masks (see the module docstring). A Keras Dropout
+        subclass, so code that finds dropout layers by type, or sets ``rate`` (0 turns it off),
+        works on it as on the layer it replaced."""
 
         def call(self, inputs, training=None):
             if training is None:
                 training = tf_keras.backend.learning_phase()
+            threshold = int(round(float(self.rate) * (1 << _BITS)))  # read when traced, as Keras reads rate
+            if threshold == 0:
+                return tf.identity(inputs)
             if isinstance(training, bool):
-                return self._drop(inputs) if training else tf.identity(inputs)
-            return tf.__internal__.smart_cond.smart_cond(training, lambda: self._drop(inputs),
+                return self._drop(inputs, threshold) if training else tf.identity(inputs)
+            return tf.__internal__.smart_cond.smart_cond(training, lambda: self._drop(inputs, threshold),
                                                          lambda: tf.identity(inputs))
 
-        def _drop(self, inputs):
+        @staticmethod
+        def _drop(inputs, threshold: int):
             n = tf.size(inputs)
             # A stateful draw of the seed keeps runs repeatable under tf.random.set_seed, as
             # Keras' Dropout is; the bulk comes from the counter-based stateless generator,
@@ -151,12 +149,9 @@ def _mask_dropout_class():
             seed = tf.random.uniform([2], maxval=2**31 - 1, dtype=tf.int32)
             words = tf.random.stateless_uniform([(n + 1) // 2], seed, minval=None, maxval=None, dtype=tf.uint32)
             bits = tf.reshape(tf.bitcast(words, tf.uint16), [-1])[:n]
-            keep = tf.reshape(bits >= tf.constant(self.threshold, tf.uint16), tf.shape(inputs))
-            scale = tf.cast((1 << _BITS) / ((1 << _BITS) - self.threshold), inputs.dtype)
+            keep = tf.reshape(bits >= tf.constant(threshold, tf.uint16), tf.shape(inputs))
+            scale = tf.cast((1 << _BITS) / ((1 << _BITS) - threshold), inputs.dtype)
             return tf.where(keep, inputs * scale, tf.zeros_like(inputs))
-
-        def get_config(self) -> dict:
-            return {**super().get_config(), "rate": self.rate}
 
     _CLASS.append(MaskDropout)
     return MaskDropout
