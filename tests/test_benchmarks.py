@@ -229,3 +229,18 @@ def test_gpu_check_runs_on_a_cpu_and_skips_missing_models(run_dir, tiny_distilbe
     assert [r.get("jit_compile") for r in runs[:2]] == [False, True] and len(runs) == 4
     assert all(0 <= r["test_accuracy"] <= 1 and r["tokens_per_s"] > 0 for r in runs[:2])
     assert runs[2]["skipped"] == "no model folder here"
+
+
+def test_fast_ops_pairing_and_bucket_statistics_run(run_dir, tiny_distilbert_dir):
+    folder, archive = run_dir
+    out = folder / "fast_ops_ab.json"
+    _run(sys.executable, "experiments/fast_ops_ab.py", "--model", tiny_distilbert_dir, "--archive", archive,
+         "--maxlen", 32, "--batch-size", 4, "--rounds", 2, "--warmup", 1, "--output", out)
+    variants = json.loads(out.read_text())["variants"]
+    assert set(variants) == {"plain", "erf_gelu", "mask_dropout", "fused_adam", "all"}
+    assert variants["plain"]["median_ratio_to_plain"] == 1.0 and all(v["median_ms"] > 0 for v in variants.values())
+    table = subprocess.run([sys.executable, str(BENCH / "experiments" / "bucket_stats.py"), "--model",
+                            str(tiny_distilbert_dir), "--archive", str(archive), "--maxlen", "16", "64"],
+                           capture_output=True, text=True, timeout=300, check=True).stdout
+    rows = [line for line in table.splitlines() if line.startswith("| 16 |") or line.startswith("| 64 |")]
+    assert len(rows) == 6 and all(float(r.split("|")[3]) >= 1.0 for r in rows)  # padding never saves tokens
