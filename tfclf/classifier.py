@@ -8,7 +8,8 @@ given, inside a `tf.distribute` strategy's scope (`tfclf.distribute`):
 * `load_classifier`: a model saved by `Predictor.save`, for prediction (`load_predictor`);
 * `rebuild_in_scope`: the same model again inside a strategy's scope (`get_learner(strategy=)`).
 
-Each gets the cheaper GELU and attention-dropout ops of `tfclf.fast_ops` (same results).
+Each gets the cheaper GELU and dropout ops of `tfclf.fast_ops` (same results), and
+`compile_classifier` its XLA-fused Adam update for large models.
 
 What a model needs to be rebuilt or handed on lives in its configuration, which transformers
 saves as config.json: the labels and problem type, the pooling (`tfclf.pooling`), the training

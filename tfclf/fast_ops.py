@@ -1,4 +1,4 @@
-"""Cheaper forms of two ops a transformer spends CPU training time on, with the same results.
+"""Cheaper forms of ops a transformer spends CPU training time on, with the same results.
 
 The step profile of issue 26 (benchmarks/RESULTS.md, "Where a training step's time goes") found
 two element-wise ops among the largest costs of a MiniLM training step under bf16:
@@ -6,8 +6,8 @@ two element-wise ops among the largest costs of a MiniLM training step under bf1
 * **GELU**: Keras writes the exact GELU as ``0.5 * x * erfc(-x / sqrt(2))``, and TensorFlow's
   ``Erfc`` kernel (and its gradient) is far slower on CPU than ``Erf``. transformers' own
   ``0.5 * x * (1 + erf(x / sqrt(2)))`` is the same function; `apply` makes the model use it.
-* **Attention dropout**: ``tf.nn.dropout`` draws one float32 random number per element of each
-  (batch, heads, length, length) attention matrix. `MaskDropout` draws 16 random bits per element
+* **Dropout**, above all on the attention probabilities: ``tf.nn.dropout`` draws one float32
+  random number per element of each (batch, heads, length, length) attention matrix. `MaskDropout` draws 16 random bits per element
   instead (two per 32-bit word of a counter-based generator) and keeps an element when they are at
   least ``round(rate * 65536)``: the drop probability is the rate to within 1/131072 (0.1 becomes
   0.100006), and kept elements are scaled by the exact inverse of the keep probability.
@@ -99,10 +99,13 @@ def fuse_update(optimizer, model) -> bool:
     """Makes a Keras optimizer compile its per-variable update with XLA on any device, when
     `ENABLED`, XLA is available and `model` has at least `FUSE_MIN_WEIGHTS` trainable weights.
     Returns whether it did."""
-    from tf_keras.src.utils import tf_utils
+    try:
+        from tf_keras.src.utils.tf_utils import can_jit_compile
+    except ImportError:  # a tf-keras that moved it: keep Keras' own choice
+        return False
 
     n_weights = sum(int(v.shape.num_elements() or 0) for v in model.trainable_variables)
-    if not (ENABLED and n_weights >= FUSE_MIN_WEIGHTS and tf_utils.can_jit_compile()):
+    if not (ENABLED and n_weights >= FUSE_MIN_WEIGHTS and can_jit_compile()):
         return False
     optimizer.jit_compile = True
     return True
