@@ -8,8 +8,8 @@ a time on top of today's defaults, over several seeds.
 Every (lever, maxlen, epochs, seed) is one `accuracy.py` run in a fresh process (fit_onecycle(5e-5),
 batch 8, the library's default pooling and precision), kept as JSON in benchmarks/work/short_budget/
 so that a rerun skips what finished; one training at a time. The table (mean ± std of the test
-accuracy over the seeds, and the difference from "default" at the same maxlen and epochs) is
-rewritten to results/short_budget.json after every run.
+accuracy over the seeds, and the mean difference from "default" at the same maxlen, epochs and
+seeds) is rewritten to results/short_budget.json after every run.
 """
 
 from __future__ import annotations
@@ -55,11 +55,18 @@ def table(work: Path) -> list[dict]:
         rows.append({"lever": lever, "maxlen": maxlen, "epochs": epochs, "seeds": sorted(r["seed"] for r in runs),
                      "accuracy_mean": round(statistics.fmean(acc), 5),
                      "accuracy_std": round(statistics.stdev(acc), 5) if len(acc) > 1 else None,
-                     "train_s_mean": round(statistics.fmean(r["train_s"] for r in runs), 1)})
-    base = {(r["maxlen"], r["epochs"]): r["accuracy_mean"] for r in rows if r["lever"] == "default"}
+                     "train_s_mean": round(statistics.fmean(r["train_s"] for r in runs), 1),
+                     "by_seed": {r["seed"]: r["test_accuracy"] for r in runs}})
+    # paired: against the default's runs with the same seeds (seed noise at one epoch is a point)
+    base = {(r["maxlen"], r["epochs"]): r["by_seed"] for r in rows if r["lever"] == "default"}
     for r in rows:
-        if (r["maxlen"], r["epochs"]) in base:
-            r["vs_default"] = round(r["accuracy_mean"] - base[(r["maxlen"], r["epochs"])], 5)
+        default = base.get((r["maxlen"], r["epochs"]), {})
+        shared = [s for s in r["by_seed"] if s in default]
+        if shared:
+            r["vs_default"] = round(statistics.fmean(r["by_seed"][s] - default[s] for s in shared), 5)
+            r["vs_default_seeds"] = sorted(shared)
+    for r in rows:
+        del r["by_seed"]
     return rows
 
 
