@@ -42,8 +42,15 @@ def gelu_sites(model) -> list[tuple[object, str, object]]:
     from tfclf._compat import tf
 
     exact = {activations.gelu, tf.nn.gelu, activations_tf.get_tf_activation("gelu")}
+    return _sites(model, lambda name, value: callable(value) and not isinstance(value, tf.Module)
+                  and _is_one_of(value, exact))
+
+
+def _sites(model, wanted) -> list[tuple[object, str, object]]:
+    """Every ``(layer, attribute, value)`` among `model`'s layers' attributes where
+    ``wanted(attribute, value)``."""
     return [(layer, name, value) for layer in model.submodules for name, value in list(vars(layer).items())
-            if callable(value) and not isinstance(value, tf.Module) and _is_one_of(value, exact)]
+            if wanted(name, value)]
 
 
 def _is_one_of(value, functions) -> bool:
@@ -65,13 +72,8 @@ def dropout_sites(model) -> list[tuple[object, str, object]]:
     replace: plain Keras Dropout layers (not subclasses), without a noise shape, rate in (0, 1)."""
     from tf_keras.layers import Dropout
 
-    sites = []
-    for layer in model.submodules:
-        for name, value in list(vars(layer).items()):
-            if (type(value) is Dropout and value.noise_shape is None and 0 < float(value.rate) < 1
-                    and not name.startswith("_")):
-                sites.append((layer, name, value))
-    return sites
+    return _sites(model, lambda name, value: type(value) is Dropout and value.noise_shape is None
+                  and 0 < float(value.rate) < 1 and not name.startswith("_"))
 
 
 def apply(model) -> dict[str, int]:
