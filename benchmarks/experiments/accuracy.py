@@ -66,6 +66,10 @@ def parse() -> argparse.Namespace:
                    help="fit_onecycle's shape: tfclf's (tfclf.schedules), or ktrain's triangle (linear lr/10 -> lr "
                         "-> towards lr/1000 and momentum mirrored, ktrain's CyclicLR with step_size = half the steps)")
     p.add_argument("--no-cycle-momentum", action="store_true", help="fit_onecycle(cycle_momentum=False)")
+    p.add_argument("--checkpoint-dir", help="resumable per-epoch checkpoints in DIR/seedS (rerun to resume)")
+    p.add_argument("--teacher", help="a saved predictor folder to distill (get_learner(teacher=...))")
+    p.add_argument("--distill-temperature", type=float, default=2.0)
+    p.add_argument("--distill-alpha", type=float, default=0.5)
     p.add_argument("--limit", type=int, help="first N train and test documents (for trying the script)")
     p.add_argument("--output", help="default: benchmarks/results/accuracy/NAME.json")
     p.add_argument("--save", help="save the last seed's predictor to this folder")
@@ -107,6 +111,61 @@ def apply_levers(args) -> None:
         schedules.OneCycle.lr, schedules.OneCycle.momentum = lr, momentum
 
 
+_TEACHER_CACHE: dict = {}
+
+
+def load_teacher(args):
+    """The teacher predictor, with its soft targets memoised for this process: every seed trains on
+    the same texts, so the teacher's one-time cost is paid once and reported apart (teacher_s)."""
+    if not args.teacher:
+        return None
+    if "predictor" not in _TEACHER_CACHE:
+        import tfclf
+        import tfclf.distillation as distillation
+
+        plain = distillation.teacher_soft_targets
+
+        def memoised(teacher, data, temperature):
+            key = (len(data), float(temperature))
+            if key not in _TEACHER_CACHE:
+                t0 = time.perf_counter()
+                _TEACHER_CACHE[key] = plain(teacher, data, temperature)
+                _TEACHER_CACHE["teacher_s"] = round(time.perf_counter() - t0, 1)
+            return _TEACHER_CACHE[key]
+
+        distillation.teacher_soft_targets = memoised
+        _TEACHER_CACHE["predictor"] = tfclf.load_predictor(args.teacher)
+    return _TEACHER_CACHE["predictor"]
+
+
+class EpochTimes:
+    """Each finished epoch's wall time in a JSON file beside the checkpoints, so a run resumed in
+    another process still reports the whole training time."""
+
+    def __init__(self, folder: Path):
+        self.path = folder / "epoch_times.json"
+
+    def load(self) -> dict:
+        return json.loads(self.path.read_text()) if self.path.is_file() else {}
+
+    def callback(self):
+        from tfclf._compat import keras
+
+        times = self
+
+        class Record(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                self.t0 = time.perf_counter()
+
+            def on_epoch_end(self, epoch, logs=None):
+                done = times.load()
+                done[str(epoch + 1)] = round(time.perf_counter() - self.t0, 1)
+                times.path.parent.mkdir(parents=True, exist_ok=True)
+                times.path.write_text(json.dumps(done, indent=1) + "\n")
+
+        return Record()
+
+
 def run_seed(args, seed: int, train, test) -> dict:
     import numpy as np
     from sklearn.metrics import accuracy_score, f1_score
@@ -135,9 +194,14 @@ def run_seed(args, seed: int, train, test) -> dict:
     val = t.preprocess_test(test.texts, test.labels)
     preprocess_s = time.perf_counter() - t0
     model = t.get_classifier(label_smoothing=args.label_smoothing, layer_decay=args.layer_decay)
-    learner = tfclf.get_learner(model, trn, val, batch_size=args.batch_size, seed=seed)
+    teacher = load_teacher(args)
+    distill = {} if teacher is None else dict(teacher=teacher, distill_temperature=args.distill_temperature,
+                                              distill_alpha=args.distill_alpha)
+    learner = tfclf.get_learner(model, trn, val, batch_size=args.batch_size, seed=seed, **distill)
     out = {"seed": seed, "precision": model_precision(learner.model), "train_rows": len(trn), "test_rows": len(val),
            "preprocess_s": round(preprocess_s, 2)}
+    if teacher is not None:
+        out["teacher_s"] = _TEACHER_CACHE.get("teacher_s")
     if args.lr == "find":
         t0 = time.perf_counter()
         suggestions = learner.lr_find(verbose=0)
@@ -149,12 +213,23 @@ def run_seed(args, seed: int, train, test) -> dict:
         lr = float(args.lr)
     out["lr"] = lr
 
+    resumable = {}
+    if args.checkpoint_dir:
+        folder = Path(args.checkpoint_dir) / f"seed{seed}"
+        times = EpochTimes(folder)
+        before = times.load()
+        resumable = dict(checkpoint_folder=folder, resume=bool(before), callbacks=[times.callback()])
+        if before:
+            out["resumed_after_epochs"] = max(int(e) for e in before)
     t0 = time.perf_counter()
     if args.early_stopping:
         learner.autofit(lr, args.epochs, early_stopping=args.early_stopping, verbose=2)
     else:
-        learner.fit_onecycle(lr, args.epochs, verbose=2, cycle_momentum=not args.no_cycle_momentum)
+        learner.fit_onecycle(lr, args.epochs, verbose=2, cycle_momentum=not args.no_cycle_momentum, **resumable)
     out["train_s"] = round(time.perf_counter() - t0, 1)
+    if args.checkpoint_dir:
+        # the whole run's time, over every process that trained part of it
+        out["train_s"] = round(sum(times.load().values()), 1)
     hist = learner.history.history
     out["val_loss_per_epoch"] = [round(float(v), 4) for v in hist.get("val_loss", [])]
     out["val_row_accuracy_per_epoch"] = [round(float(v), 4) for v in hist.get("val_accuracy", [])]
@@ -200,6 +275,8 @@ def main() -> None:
         sys.exit("pass --model (a pretrained model folder) or --scratch (a configuration as JSON)")
     if not args.archive:
         sys.exit("pass --archive (the 20news-bydate.tar.gz) or set TFCLF_20NG_ARCHIVE")
+    if args.checkpoint_dir and args.early_stopping:
+        sys.exit("--checkpoint-dir resumes fit_onecycle runs; autofit (--early-stopping) has no resume")
     out_path = Path(args.output or bc.RESULTS / "accuracy" / f"{args.name}.json")
     out_path.parent.mkdir(parents=True, exist_ok=True)
     train, test = bc.load_data(args.archive, args.limit)
@@ -207,7 +284,13 @@ def main() -> None:
     config = {k: v for k, v in vars(args).items() if k not in ("output", "archive", "proba_dir")}
     result = {"name": args.name, "config": config, "command": " ".join(sys.argv), "machine": bc.machine(),
               "versions": bc.package_versions("tensorflow", "tf-keras", "transformers"), "runs": []}
+    if args.checkpoint_dir and out_path.is_file():
+        # a rerun after an interruption keeps the seeds that finished
+        result["runs"] = [r for r in json.loads(out_path.read_text()).get("runs", []) if r["seed"] in args.seeds]
     for seed in args.seeds:
+        if any(r["seed"] == seed for r in result["runs"]):
+            print(f"seed {seed}: already in {out_path}, skipped", flush=True)
+            continue
         result["runs"].append(run_seed(args, seed, train, test))
         result["summary"] = summary(result["runs"])
         out_path.write_text(json.dumps(result, indent=2) + "\n")
