@@ -133,6 +133,51 @@ def test_accuracy_experiment_ensemble_and_reading_scripts(run_dir, tiny_distilbe
     assert f"{mean:.2f}% ± {100 * run['test_accuracy'] / 2 / 2 ** 0.5:.2f}" in body[0]
 
 
+def test_accuracy_experiment_resumes_and_distills(run_dir, tiny_distilbert_dir):
+    """--checkpoint-dir: a rerun after an interruption resumes the seed from its newest checkpoint
+    and reports the whole training time; --teacher distills a saved predictor."""
+    folder, archive = run_dir
+    work = folder / "resume"
+    out, ckpt = work / "r.json", work / "ckpt"
+    base = ["experiments/accuracy.py", "--name", "r", "--model", tiny_distilbert_dir, "--archive", archive,
+            "--limit", 16, "--maxlen", 32, "--pooling", "mean"]
+    common = [*base, "--seeds", 0]
+    _run(sys.executable, *common, "--epochs", 2, "--checkpoint-dir", ckpt, "--save", work / "teacher",
+         "--output", out)
+    whole = json.loads(out.read_text())["runs"][0]
+    times = json.loads((ckpt / "seed0" / "epoch_times.json").read_text())
+    assert set(times) == {"1", "2"} and whole["train_s"] == round(sum(times.values()), 1)
+    assert "resumed_after_epochs" not in whole
+    # a finished seed is not trained again
+    _run(sys.executable, *common, "--epochs", 2, "--checkpoint-dir", ckpt, "--output", out)
+    assert json.loads(out.read_text())["runs"] == [whole]
+    # interrupted after epoch 1: the rerun trains epoch 2 only, and adds epoch 1's time
+    for f in (ckpt / "seed0").glob("*-02.*"):
+        f.unlink()
+    (ckpt / "seed0" / "epoch_times.json").write_text(json.dumps({"1": times["1"]}))
+    out.unlink()
+    _run(sys.executable, *common, "--epochs", 2, "--checkpoint-dir", ckpt, "--output", out)
+    resumed = json.loads(out.read_text())["runs"][0]
+    assert resumed["resumed_after_epochs"] == 1 and len(resumed["val_loss_per_epoch"]) == 1
+    new = json.loads((ckpt / "seed0" / "epoch_times.json").read_text())
+    assert new["1"] == times["1"] and resumed["train_s"] == round(times["1"] + new["2"], 1)
+
+    # two seeds distilled from the saved predictor: its soft targets are computed once (teacher_s
+    # is the same first-seed figure on both)
+    _run(sys.executable, *base, "--seeds", 0, 1, "--epochs", 1, "--teacher", work / "teacher",
+         "--distill-temperature", 3, "--distill-alpha", 0.7, "--output", work / "d.json")
+    record = json.loads((work / "d.json").read_text())
+    assert [r["seed"] for r in record["runs"]] == [0, 1]
+    assert record["runs"][0]["teacher_s"] > 0 and record["runs"][0]["teacher_s"] == record["runs"][1]["teacher_s"]
+    sys.path.insert(0, str(BENCH / "experiments"))
+    import accuracy_table
+
+    assert "distilled from teacher (T 3.0, alpha 0.7)" in accuracy_table.describe(record["config"])
+    # where checkpoints went does not make another configuration
+    assert accuracy_table.configuration_key({**record["config"], "checkpoint_dir": "x"}) == \
+        accuracy_table.configuration_key(record["config"])
+
+
 def test_flop_count_matches_a_hand_count():
     dims = {"layers": 2, "hidden": 4, "ffn": 8}
     dense = 2 * (4 * 16 + 2 * 32) * 2  # 2 x params per token, 2 layers

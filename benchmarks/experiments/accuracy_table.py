@@ -40,11 +40,14 @@ def describe(cfg: dict) -> str:
         what += f", label smoothing {cfg['label_smoothing']}"
     if cfg.get("layer_decay") not in (None, 1.0):
         what += f", layer decay {cfg['layer_decay']}"
+    if cfg.get("teacher"):
+        what += (f", distilled from {Path(cfg['teacher']).name} (T {cfg.get('distill_temperature')}, "
+                 f"alpha {cfg.get('distill_alpha')})")
     return f"{what}; {cfg.get('epochs')} epochs, lr {lr}{extra}"
 
 
 # Config entries that name a run or say where it wrote, not what was trained.
-_NOT_CONFIGURATION = ("name", "seeds", "save", "save_proba")
+_NOT_CONFIGURATION = ("name", "seeds", "save", "save_proba", "checkpoint_dir")
 
 
 def configuration_key(cfg: dict) -> str:
@@ -58,6 +61,14 @@ def configuration_key(cfg: dict) -> str:
     same.setdefault("label_smoothing", 0.0)
     if same.setdefault("layer_decay", None) == 1.0:
         same["layer_decay"] = None  # a decay of 1 is none
+    same.setdefault("bucket_window", None)
+    same.setdefault("schedule", "tfclf")
+    same.setdefault("no_cycle_momentum", False)
+    if same.get("teacher"):
+        same["teacher"] = Path(same["teacher"]).name
+    else:  # the distillation settings mean nothing without a teacher
+        for key in ("teacher", "distill_temperature", "distill_alpha"):
+            same.pop(key, None)
     return json.dumps(same, sort_keys=True)
 
 

@@ -33,6 +33,7 @@ LEVERS = {
     "ktrain_schedule": ["--schedule", "ktrain"],  # ktrain's linear triangle: lr/10 up to lr, down towards lr/1000
     "no_momentum_cycle": ["--no-cycle-momentum"],  # Adam's beta_1 fixed at 0.9
     "cls_pooling": ["--pooling", "cls"],  # the [CLS] vector, as ktrain's models read it
+    "float32": ["--precision", "float32"],  # ktrain trains in float32; tfclf in bf16 where the CPU has it
 }
 
 
