@@ -287,6 +287,8 @@ def main() -> None:
     if args.checkpoint_dir and out_path.is_file():
         # a rerun after an interruption keeps the seeds that finished
         result["runs"] = [r for r in json.loads(out_path.read_text()).get("runs", []) if r["seed"] in args.seeds]
+        if result["runs"]:
+            result["summary"] = summary(result["runs"])
     for seed in args.seeds:
         if any(r["seed"] == seed for r in result["runs"]):
             print(f"seed {seed}: already in {out_path}, skipped", flush=True)
