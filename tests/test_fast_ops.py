@@ -172,3 +172,78 @@ def test_update_is_fused_only_for_large_models(tiny_bert_dir, monkeypatch):
     assert _classifier(tiny_bert_dir).optimizer.jit_compile
     fast_ops.ENABLED = False
     assert not _classifier(tiny_bert_dir).optimizer.jit_compile
+
+
+def _dropouts_by_place(model) -> dict[str, list[float]]:
+    """The rates of `model`'s dropout layers on attention probabilities and elsewhere."""
+    from tf_keras.layers import Dropout
+
+    places = {"attention": [], "hidden": []}
+    for parent in model.submodules:
+        for value in vars(parent).values():
+            if isinstance(value, Dropout):
+                where = "attention" if type(parent).__name__.endswith("SelfAttention") else "hidden"
+                places[where].append(float(value.rate))
+    return places
+
+
+@pytest.mark.parametrize("kind", ["distilbert", "bert", "roberta"])
+def test_attention_dropout_option_turns_off_the_attention_dropouts_only(kind, tmp_path):
+    from tfclf import text
+
+    folder = helpers.save_tiny_encoder(kind, tmp_path / kind)
+    t = text.Transformer(str(folder), maxlen=16)
+    t.preprocess_train(["a good day", "a bad day"], ["pos", "neg"], verbose=0)
+    off = t.get_classifier(attention_dropout=0.0)
+    places = _dropouts_by_place(off)
+    assert places["attention"] and set(places["attention"]) == {0.0}
+    assert places["hidden"] and set(places["hidden"]) == {0.1}
+    # the configuration says how the model was trained (config.json when saved)
+    key = "attention_dropout" if kind == "distilbert" else "attention_probs_dropout_prob"
+    assert getattr(off.config, key) == 0.0
+    # another model from the same Transformer keeps the model's own rate: each has its own config
+    again = t.get_classifier()
+    assert set(_dropouts_by_place(again)["attention"]) == {0.1} and getattr(again.config, key) == 0.1
+    assert getattr(off.config, key) == 0.0
+    assert set(_dropouts_by_place(t.get_classifier(attention_dropout=0.25))["attention"]) == {0.25}
+
+
+def test_with_attention_dropout_off_only_the_hidden_dropout_is_random(tiny_bert_dir):
+    """With attention dropout 0 the only randomness left in a training-mode forward pass is the
+    hidden dropout; with that also at 0 (set the Keras way) two training passes are equal."""
+    from tf_keras.layers import Dropout
+
+    from tfclf import text
+    from tfclf._compat import tf
+
+    t = text.Transformer(str(tiny_bert_dir), maxlen=16)
+    t.preprocess_train(["a good day", "a bad day"], ["pos", "neg"], verbose=0)
+    model = t.get_classifier(attention_dropout=0.0)
+    ids = tf.constant(np.random.default_rng(0).integers(5, 40, size=(3, 12)), tf.int32)
+    inputs = {"input_ids": ids, "attention_mask": tf.ones_like(ids)}
+    assert not np.array_equal(model(inputs, training=True).logits.numpy(), model(inputs, training=True).logits.numpy())
+    for layer in model.submodules:
+        if isinstance(layer, Dropout):
+            layer.rate = 0.0
+    np.testing.assert_array_equal(model(inputs, training=True).logits.numpy(),
+                                  model(inputs, training=True).logits.numpy())
+
+
+@pytest.mark.parametrize("rate", [-0.1, 1.0, "0", True])
+def test_attention_dropout_rejects_what_is_not_a_rate(tiny_bert_dir, rate):
+    from tfclf import text
+
+    t = text.Transformer(str(tiny_bert_dir), maxlen=16)
+    t.preprocess_train(["a good day", "a bad day"], ["pos", "neg"], verbose=0)
+    with pytest.raises(ValueError, match=r"attention_dropout must be a rate in \[0, 1\)"):
+        t.get_classifier(attention_dropout=rate)
+
+
+def test_attention_dropout_names_the_models_without_one():
+    from tfclf._compat import transformers
+    from tfclf.classifier import set_attention_dropout
+
+    config = transformers.XLNetConfig(d_model=32, n_layer=1, n_head=2, d_inner=64)
+    with pytest.raises(ValueError, match="XLNetConfig names no attention-dropout rate.*leave it None"):
+        set_attention_dropout(config, 0.0)
+    set_attention_dropout(config, None)  # the model's own: nothing to set

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -310,7 +312,7 @@ class Transformer(LearnedLabels):
     # -- model -----------------------------------------------------------------------------------
     def get_classifier(self, fpath: str | None = None, multilabel: bool | None = None, metrics: Any = None,
                        precision: str | None = None, strategy=None, label_smoothing: float = 0.0,
-                       layer_decay: float | None = None):
+                       layer_decay: float | None = None, attention_dropout: float | None = None):
         """Builds and compiles transformers' TF sequence-classification model for these labels.
 
         Args:
@@ -325,12 +327,15 @@ class Transformer(LearnedLabels):
             layer_decay: layer-wise learning-rate decay, e.g. 0.8: each encoder layer below the
                 top one learns at that factor of the rate of the layer above, the head at the full
                 rate. None (the default) is one rate for all. See `tfclf.optim`.
+            attention_dropout: the dropout rate on the attention probabilities, e.g. 0.0 to turn
+                it off (cheaper CPU training steps, see benchmarks/RESULTS.md); None (the default)
+                keeps the model's own (0.1 for BERT-like models). Hidden-state dropout is kept.
 
         Returns:
             A compiled `tf.keras.Model` (a transformers ``TF...ForSequenceClassification``), built
             by `tfclf.classifier.build_classifier`.
         """
-        from tfclf.classifier import build_classifier, configure
+        from tfclf.classifier import build_classifier, configure, set_attention_dropout
         from tfclf.optim import check_label_smoothing, check_layer_decay
         from tfclf.precision import resolve_precision
 
@@ -340,8 +345,11 @@ class Transformer(LearnedLabels):
             raise ValueError("label_smoothing applies to class labels; these labels are numbers (regression)")
         if multilabel is not None and bool(multilabel) != (codec.mode_ == MULTILABEL):
             raise ValueError(f"multilabel={multilabel} disagrees with the labels, which are {codec.mode_}")
-        config = self._config()
+        # each model gets its own configuration: options, thresholds and temperatures recorded in
+        # one model's must not reach another built from this Transformer
+        config = copy.deepcopy(self._config())
         configure(config, codec, self._pooling(), tokenizer=self.get_tokenizer() if self.from_scratch else None)
+        set_attention_dropout(config, attention_dropout)
         return build_classifier(
             config, pretrained=None if self.from_scratch else self._source().path,
             precision=resolve_precision(self.precision if precision is None else precision), strategy=strategy,
