@@ -198,6 +198,10 @@ def test_accuracy_table_names_the_fine_tuning_options():
         "head 256, mean pooling; 4 epochs, lr 5e-5")
     # a decay of 1 is no decay: the same configuration as none
     assert accuracy_table.describe({**cfg, "layer_decay": 1.0}).endswith("label smoothing 0.1; 4 epochs, lr 5e-5")
+    assert accuracy_table.describe({**cfg, "attention_dropout": 0.0}).endswith(
+        "layer decay 0.8, attention dropout 0.0; 4 epochs, lr 5e-5")
+    # runs from before the option had the model's own attention dropout: the same configuration as None
+    assert accuracy_table.configuration_key({**cfg, "attention_dropout": None}) == accuracy_table.configuration_key(cfg)
 
 
 def test_probability_files_have_one_home(monkeypatch):
@@ -284,6 +288,11 @@ def test_fast_ops_pairing_and_bucket_statistics_run(run_dir, tiny_distilbert_dir
     variants = json.loads(out.read_text())["variants"]
     assert set(variants) == {"plain", "erf_gelu", "mask_dropout", "fused_adam", "all"}
     assert variants["plain"]["median_ratio_to_plain"] == 1.0 and all(v["median_ms"] > 0 for v in variants.values())
+    # an arithmetic-changing lever on request, against plain, which is always timed
+    _run(sys.executable, "experiments/fast_ops_ab.py", "--model", tiny_distilbert_dir, "--archive", archive,
+         "--maxlen", 32, "--batch-size", 4, "--rounds", 2, "--warmup", 1, "--variants", "all_no_attention_dropout",
+         "--output", out)
+    assert set(json.loads(out.read_text())["variants"]) == {"plain", "all_no_attention_dropout"}
     table = subprocess.run([sys.executable, str(BENCH / "experiments" / "bucket_stats.py"), "--model",
                             str(tiny_distilbert_dir), "--archive", str(archive), "--maxlen", "16", "64"],
                            capture_output=True, text=True, timeout=300, check=True).stdout

@@ -59,6 +59,8 @@ def parse() -> argparse.Namespace:
     p.add_argument("--precision", default="auto")
     p.add_argument("--pooling", choices=["auto", "cls", "mean"], default="cls", help="Transformer(pooling=...)")
     p.add_argument("--label-smoothing", type=float, default=0.0, help="get_classifier(label_smoothing=...)")
+    p.add_argument("--attention-dropout", type=float,
+                   help="get_classifier(attention_dropout=...): the attention-probability dropout (issue 26)")
     p.add_argument("--layer-decay", type=float, help="get_classifier(layer_decay=...): layer-wise LR decay")
     p.add_argument("--bucket-window", type=int, help="tfclf.data.BUCKET_WINDOW (1: batches in random order, "
                                                          "no length bucketing)")
@@ -193,7 +195,9 @@ def run_seed(args, seed: int, train, test) -> dict:
     trn = t.preprocess_train(train.texts, train.labels)
     val = t.preprocess_test(test.texts, test.labels)
     preprocess_s = time.perf_counter() - t0
-    model = t.get_classifier(label_smoothing=args.label_smoothing, layer_decay=args.layer_decay)
+    # only when given, so the script still runs against a library from before the option (issue 27's worktree)
+    options = {} if args.attention_dropout is None else {"attention_dropout": args.attention_dropout}
+    model = t.get_classifier(label_smoothing=args.label_smoothing, layer_decay=args.layer_decay, **options)
     teacher = load_teacher(args)
     distill = {} if teacher is None else dict(teacher=teacher, distill_temperature=args.distill_temperature,
                                               distill_alpha=args.distill_alpha)

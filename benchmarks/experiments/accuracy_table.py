@@ -40,6 +40,8 @@ def describe(cfg: dict) -> str:
         what += f", label smoothing {cfg['label_smoothing']}"
     if cfg.get("layer_decay") not in (None, 1.0):
         what += f", layer decay {cfg['layer_decay']}"
+    if cfg.get("attention_dropout") is not None:
+        what += f", attention dropout {cfg['attention_dropout']}"
     if cfg.get("teacher"):
         what += (f", distilled from {Path(cfg['teacher']).name} (T {cfg.get('distill_temperature')}, "
                  f"alpha {cfg.get('distill_alpha')})")
@@ -62,6 +64,7 @@ def configuration_key(cfg: dict) -> str:
     if same.setdefault("layer_decay", None) == 1.0:
         same["layer_decay"] = None  # a decay of 1 is none
     same.setdefault("bucket_window", None)
+    same.setdefault("attention_dropout", None)
     same.setdefault("schedule", "tfclf")
     same.setdefault("no_cycle_momentum", False)
     if same.get("teacher"):

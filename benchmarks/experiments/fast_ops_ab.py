@@ -26,6 +26,8 @@ sys.path.insert(0, str(HERE.parent))
 import bench_common as bc  # noqa: E402
 
 VARIANTS = ("plain", "erf_gelu", "mask_dropout", "fused_adam", "all")
+# levers that change the arithmetic, on top of all three: asked for with --variants
+EXTRA_VARIANTS = ("all_no_attention_dropout",)
 
 
 def build(variant: str, t):
@@ -34,14 +36,15 @@ def build(variant: str, t):
 
     saved = fast_ops.gelu_sites, fast_ops.dropout_sites, fast_ops.fuse_update
     fast_ops.ENABLED = variant != "plain"
-    if variant not in ("erf_gelu", "all"):
+    every = ("all", *EXTRA_VARIANTS)
+    if variant not in ("erf_gelu", *every):
         fast_ops.gelu_sites = lambda model: []
-    if variant not in ("mask_dropout", "all"):
+    if variant not in ("mask_dropout", *every):
         fast_ops.dropout_sites = lambda model: []
-    if variant not in ("fused_adam", "all"):
+    if variant not in ("fused_adam", *every):
         fast_ops.fuse_update = lambda optimizer, model: False
     try:
-        return t.get_classifier()
+        return t.get_classifier(attention_dropout=0.0 if variant == "all_no_attention_dropout" else None)
     finally:
         fast_ops.gelu_sites, fast_ops.dropout_sites, fast_ops.fuse_update = saved
         fast_ops.ENABLED = True
@@ -56,6 +59,8 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=30)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--precision", default="auto")
+    p.add_argument("--variants", nargs="+", choices=VARIANTS + EXTRA_VARIANTS, default=list(VARIANTS),
+                   help="which to time (plain, the reference, always is)")
     p.add_argument("--output", default=str(bc.RESULTS / "fast_ops_ab.json"))
     args = p.parse_args()
 
@@ -73,23 +78,24 @@ def main() -> None:
     order = np.argsort([-len(x) for x in train.texts])[: args.batch_size * 4]
     trn = t.preprocess_train([train.texts[i] for i in order], [train.labels[i] for i in order], verbose=0)
     batches = list(trn.to_tf(args.batch_size, shuffle=False))
+    variants = ("plain", *[v for v in args.variants if v != "plain"])
     models = {}
-    for v in VARIANTS:
+    for v in variants:
         models[v] = build(v, t)
-        if v != VARIANTS[0]:
-            models[v].set_weights(models[VARIANTS[0]].get_weights())
+        if v != "plain":
+            models[v].set_weights(models["plain"].get_weights())
     steps = {v: tf.function(m.train_step) for v, m in models.items()}
-    times: dict[str, list[float]] = {v: [] for v in VARIANTS}
+    times: dict[str, list[float]] = {v: [] for v in variants}
     for r in range(args.warmup + args.rounds):
         x, y = batches[r % len(batches)]
-        rotated = VARIANTS[r % len(VARIANTS):] + VARIANTS[: r % len(VARIANTS)]
+        rotated = variants[r % len(variants):] + variants[: r % len(variants)]
         for v in rotated:
             start = time.perf_counter()
             logs = steps[v]((x, y))
             float(logs["loss"])  # wait for the step
             if r >= args.warmup:
                 times[v].append(time.perf_counter() - start)
-        print(f"round {r}: " + " ".join(f"{v} {1000 * times[v][-1]:.0f}" for v in VARIANTS if times[v]), flush=True)
+        print(f"round {r}: " + " ".join(f"{v} {1000 * times[v][-1]:.0f}" for v in variants if times[v]), flush=True)
     plain = times["plain"]
     result = {"benchmark": "fast_ops_ab", "date": time.strftime("%Y-%m-%d"), "machine": bc.machine(),
               "settings": vars(args), "precision": model_precision(models["plain"]),
