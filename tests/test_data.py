@@ -106,6 +106,30 @@ def test_bucketed_batches_group_similar_lengths():
     assert padding(batches) < 0.7 * padding(random_batches)
 
 
+def test_width_buckets_pad_as_much_as_length_buckets_and_mix_lengths_inside_a_width(monkeypatch):
+    import tfclf.data
+
+    ds = TextDataset(_docs(800, max_len=120), None, maxlen=128)
+
+    def padded_tokens(batches):
+        return sum(padded_length(int(ds.lengths[b].max()), 128) * len(b) for b in batches)
+
+    by_length = ds.batch_order(16, shuffle=True, seed=0)
+    monkeypatch.setattr(tfclf.data, "BUCKET_BY", "width")
+    by_width = ds.batch_order(16, shuffle=True, seed=0)
+    assert sorted(_flat(by_width).tolist()) == list(range(800))
+    # at most one more straddled width per window: the padding cost is within a batch per window
+    windows = -(-len(ds) // (16 * tfclf.data.BUCKET_WINDOW))
+    assert padded_tokens(by_width) <= padded_tokens(by_length) + windows * 16 * 128
+    widths = [np.unique([padded_length(int(n), 128) for n in ds.lengths[b]]) for b in by_width]
+    assert sum(len(w) > 1 for w in widths) <= 4 * windows  # batches stay inside one width...
+    # ...and inside a width the lengths are in random order, not sorted
+    assert sum(bool(np.any(np.diff(ds.lengths[b]) < 0)) for b in by_width) > len(by_width) // 2
+    monkeypatch.setattr(tfclf.data, "BUCKET_BY", "size")
+    with pytest.raises(ValueError, match='BUCKET_BY must be "length" or "width"'):
+        ds.batch_order(16, shuffle=True, seed=0)
+
+
 def test_unshuffled_order_is_sorted_by_length():
     ds = TextDataset(_docs(50), None, maxlen=64)
     order = _flat(ds.batch_order(7, shuffle=False, seed=None))

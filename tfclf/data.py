@@ -4,7 +4,10 @@ Batches are padded to the longest document they hold, rounded up to a multiple o
 `PAD_MULTIPLE` tokens: little compute goes to padding, and TensorFlow sees a bounded set of
 shapes (maxlen / PAD_MULTIPLE at most), so it does not trace a new graph per batch. Training
 batches are length-bucketed: each epoch shuffles the documents, sorts them by length inside
-windows of `BUCKET_WINDOW` batches, and shuffles the resulting batches.
+windows of `BUCKET_WINDOW` batches, and shuffles the resulting batches. With `BUCKET_BY` =
+"width" the sort key is the padded width a document needs (its length rounded up to
+`PAD_MULTIPLE`), so documents of one width stay in random order: the same padding, and batches
+less made of one kind of document (lengths differ between classes; issue 27).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import numpy as np
 
 PAD_MULTIPLE = 32
 BUCKET_WINDOW = 50
+BUCKET_BY = "length"  # or "width": see the module docstring
 
 
 def padded_length(longest: int, maxlen: int, multiple: int = PAD_MULTIPLE) -> int:
@@ -129,10 +133,18 @@ class TextDataset:
         batches = []
         for s in range(0, n, window):
             chunk = order[s : s + window]
-            chunk = chunk[np.argsort(self.lengths[chunk], kind="stable")]
+            chunk = chunk[np.argsort(self._bucket_keys(chunk), kind="stable")]
             batches.extend(chunk[b : b + batch_size] for b in range(0, len(chunk), batch_size))
         rng.shuffle(batches)
         return batches
+
+    def _bucket_keys(self, index: np.ndarray) -> np.ndarray:
+        lengths = self.lengths[index]
+        if BUCKET_BY == "length":
+            return lengths
+        if BUCKET_BY == "width":
+            return np.minimum(self.maxlen, np.maximum(PAD_MULTIPLE, -(-lengths // PAD_MULTIPLE) * PAD_MULTIPLE))
+        raise ValueError(f'tfclf.data.BUCKET_BY must be "length" or "width", got {BUCKET_BY!r}')
 
     def num_batches(self, batch_size: int) -> int:
         return math.ceil(len(self) / batch_size)

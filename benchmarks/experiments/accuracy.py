@@ -64,6 +64,8 @@ def parse() -> argparse.Namespace:
     p.add_argument("--layer-decay", type=float, help="get_classifier(layer_decay=...): layer-wise LR decay")
     p.add_argument("--bucket-window", type=int, help="tfclf.data.BUCKET_WINDOW (1: batches in random order, "
                                                          "no length bucketing)")
+    p.add_argument("--bucket-by", choices=["length", "width"],
+                   help="tfclf.data.BUCKET_BY: sort windows by exact length, or by padded width (issue 27)")
     p.add_argument("--schedule", choices=["tfclf", "ktrain"], default="tfclf",
                    help="fit_onecycle's shape: tfclf's (tfclf.schedules), or ktrain's triangle (linear lr/10 -> lr "
                         "-> towards lr/1000 and momentum mirrored, ktrain's CyclicLR with step_size = half the steps)")
@@ -101,6 +103,8 @@ def apply_levers(args) -> None:
 
     if args.bucket_window is not None:
         tfclf.data.BUCKET_WINDOW = args.bucket_window
+    if args.bucket_by is not None:
+        tfclf.data.BUCKET_BY = args.bucket_by
     if args.schedule == "ktrain":
         def lr(self, step):
             return ktrain_triangle(step, self.total, self.max_lr / 10, self.max_lr, end=self.max_lr / 1000)

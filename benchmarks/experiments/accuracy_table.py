@@ -64,6 +64,7 @@ def configuration_key(cfg: dict) -> str:
     if same.setdefault("layer_decay", None) == 1.0:
         same["layer_decay"] = None  # a decay of 1 is none
     same.setdefault("bucket_window", None)
+    same.setdefault("bucket_by", None)
     same.setdefault("attention_dropout", None)
     same.setdefault("schedule", "tfclf")
     same.setdefault("no_cycle_momentum", False)

@@ -30,6 +30,7 @@ import bench_common as bc  # noqa: E402
 LEVERS = {
     "default": [],
     "random_batches": ["--bucket-window", "1"],  # no length bucketing: batches of random documents
+    "width_buckets": ["--bucket-by", "width"],  # buckets by padded width, random order inside a width
     "ktrain_schedule": ["--schedule", "ktrain"],  # ktrain's linear triangle: lr/10 up to lr, down towards lr/1000
     "no_momentum_cycle": ["--no-cycle-momentum"],  # Adam's beta_1 fixed at 0.9
     "cls_pooling": ["--pooling", "cls"],  # the [CLS] vector, as ktrain's models read it
