@@ -6,7 +6,8 @@
 For the tutorial's training documents (token counts from the model's tokenizer, truncated at each
 maxlen), over three epochs of tfclf's batch orders (batch 8): the tokens computed per real token
 (padding included) and the mean share of a batch taken by its most common class, for random
-batches (bucket window 1) and for each bucket window. Prints a table; no TensorFlow.
+batches (bucket window 1) and for each bucket window, sorted by exact length (`tfclf.data.BUCKET_BY`
+= "length") and by padded width ("width"). Prints a table; no TensorFlow.
 """
 
 from __future__ import annotations
@@ -44,24 +45,25 @@ def main() -> None:
     k = int(y.max()) + 1
     print(f"{len(full)} documents, median {int(np.median(full))} tokens; "
           + ", ".join(f"{np.mean(full > m):.1%} longer than {m}" for m in args.maxlen))
-    print("| maxlen | bucket window (batches) | tokens computed per real token | most common class's share of a batch |")
-    print("|---|---|---|---|")
-    saved = data.BUCKET_WINDOW
+    print("| maxlen | bucket window (batches) | sorted by | tokens computed per real token "
+          "| most common class's share of a batch |")
+    print("|---|---|---|---|---|")
+    saved = data.BUCKET_WINDOW, data.BUCKET_BY
     try:
         for maxlen in args.maxlen:
             lengths = np.minimum(full, maxlen)
             ds = data.TextDataset([[0] * int(n) for n in lengths], y, maxlen=maxlen)
-            for window in args.windows:
-                data.BUCKET_WINDOW = window
+            for window, by in [(w, b) for w in args.windows for b in ("length", "width") if w > 1 or b == "length"]:
+                data.BUCKET_WINDOW, data.BUCKET_BY = window, by
                 computed, share = [], []
                 for epoch in range(3):
                     batches = ds.batch_order(args.batch_size, shuffle=True, seed=42, epoch=epoch)
                     computed.append(sum(data.padded_length(int(lengths[b].max()), maxlen) * len(b) for b in batches))
                     share.append(np.mean([np.bincount(y[b], minlength=k).max() / len(b) for b in batches]))
                 print(f"| {maxlen} | {window}{' (random batches)' if window == 1 else ''} | "
-                      f"{np.mean(computed) / lengths.sum():.3f} | {np.mean(share):.3f} |")
+                      f"{'-' if window == 1 else by} | {np.mean(computed) / lengths.sum():.3f} | {np.mean(share):.3f} |")
     finally:
-        data.BUCKET_WINDOW = saved
+        data.BUCKET_WINDOW, data.BUCKET_BY = saved
 
 
 if __name__ == "__main__":
