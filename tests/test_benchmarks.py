@@ -293,8 +293,17 @@ def test_fast_ops_pairing_and_bucket_statistics_run(run_dir, tiny_distilbert_dir
          "--maxlen", 32, "--batch-size", 4, "--rounds", 2, "--warmup", 1, "--variants", "all_no_attention_dropout",
          "--output", out)
     assert set(json.loads(out.read_text())["variants"]) == {"plain", "all_no_attention_dropout"}
+    # two versions of the library (here the same checkout twice) and one with the fast ops off, alternated
+    _run(sys.executable, "experiments/version_ab.py", "--trees", ROOT, ROOT, "--env", "TFCLF_FAST_OPS=0",
+         "--model", tiny_distilbert_dir, "--archive", archive, "--maxlen", 32, "--steps", 3, "--skip", 1,
+         "--rounds", 1, "--output", folder / "version_ab.json")
+    versions = json.loads((folder / "version_ab.json").read_text())["variants"]
+    assert len(versions) == 3 and all(len(v["ms_per_step_by_round"]) == 1 for v in versions.values())
+    assert list(versions.values())[0]["median_ratio_to_first"] == 1.0
     table = subprocess.run([sys.executable, str(BENCH / "experiments" / "bucket_stats.py"), "--model",
                             str(tiny_distilbert_dir), "--archive", str(archive), "--maxlen", "16", "64"],
                            capture_output=True, text=True, timeout=300, check=True).stdout
     rows = [line for line in table.splitlines() if line.startswith("| 16 |") or line.startswith("| 64 |")]
-    assert len(rows) == 6 and all(float(r.split("|")[3]) >= 1.0 for r in rows)  # padding never saves tokens
+    # random batches, then windows of 8 and 50 each sorted by length and by width, per maxlen
+    assert len(rows) == 10 and all(float(r.split("|")[4]) >= 1.0 for r in rows)  # padding never saves tokens
+    assert [r.split("|")[3].strip() for r in rows[:5]] == ["-", "length", "width", "length", "width"]
