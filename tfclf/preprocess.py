@@ -345,9 +345,10 @@ class Transformer(LearnedLabels):
             raise ValueError("label_smoothing applies to class labels; these labels are numbers (regression)")
         if multilabel is not None and bool(multilabel) != (codec.mode_ == MULTILABEL):
             raise ValueError(f"multilabel={multilabel} disagrees with the labels, which are {codec.mode_}")
-        # each model gets its own configuration: options, thresholds and temperatures recorded in
-        # one model's must not reach another built from this Transformer
-        config = copy.deepcopy(self._config())
+        config = self._config()
+        if attention_dropout is not None:
+            # a changed rate belongs to this model only, not to the next one built from this Transformer
+            config = copy.deepcopy(config)
         configure(config, codec, self._pooling(), tokenizer=self.get_tokenizer() if self.from_scratch else None)
         set_attention_dropout(config, attention_dropout)
         return build_classifier(
