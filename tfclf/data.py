@@ -24,7 +24,12 @@ BUCKET_BY = "length"  # or "width": see the module docstring
 
 def padded_length(longest: int, maxlen: int, multiple: int = PAD_MULTIPLE) -> int:
     """The padded width for a batch whose longest document has `longest` tokens."""
-    return int(min(maxlen, max(multiple, math.ceil(longest / multiple) * multiple)))
+    return int(padded_widths(np.asarray(longest), maxlen, multiple))
+
+
+def padded_widths(lengths: np.ndarray, maxlen: int, multiple: int = PAD_MULTIPLE) -> np.ndarray:
+    """`padded_length` of each of `lengths` (integers), element-wise."""
+    return np.minimum(maxlen, np.maximum(multiple, -(-lengths // multiple) * multiple))
 
 
 class TextDataset:
@@ -143,7 +148,7 @@ class TextDataset:
         if BUCKET_BY == "length":
             return lengths
         if BUCKET_BY == "width":
-            return np.minimum(self.maxlen, np.maximum(PAD_MULTIPLE, -(-lengths // PAD_MULTIPLE) * PAD_MULTIPLE))
+            return padded_widths(lengths, self.maxlen)
         raise ValueError(f'tfclf.data.BUCKET_BY must be "length" or "width", got {BUCKET_BY!r}')
 
     def num_batches(self, batch_size: int) -> int:
