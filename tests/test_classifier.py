@@ -49,6 +49,19 @@ def test_options_and_thresholds_live_in_the_config(tiny_distilbert_dir, tmp_path
         classifier.set_thresholds(object(), [0.5])
 
 
+def test_models_built_from_one_transformer_keep_their_own_config(tiny_distilbert_dir):
+    t = text.Transformer(str(tiny_distilbert_dir), maxlen=16)
+    t.preprocess_train(*helpers.toy_sentiment(16, seed=0), verbose=0)
+    smoothed = t.get_classifier(label_smoothing=0.1)
+    classifier.set_thresholds(smoothed, [0.3, 0.7])
+    plain = t.get_classifier(attention_dropout=0.0)
+    assert smoothed.config is not plain.config
+    assert classifier.training_options(smoothed.config)["label_smoothing"] == 0.1
+    assert classifier.training_options(plain.config)["label_smoothing"] == 0.0
+    assert classifier.thresholds_of(smoothed) == [0.3, 0.7] and classifier.thresholds_of(plain) is None
+    assert smoothed.config.attention_dropout == 0.1 and plain.config.attention_dropout == 0.0
+
+
 def test_rebuild_compiles_as_built(tiny_distilbert_dir):
     from tfclf._compat import tf
     from tfclf._util import base_optimizer

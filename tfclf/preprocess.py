@@ -345,10 +345,10 @@ class Transformer(LearnedLabels):
             raise ValueError("label_smoothing applies to class labels; these labels are numbers (regression)")
         if multilabel is not None and bool(multilabel) != (codec.mode_ == MULTILABEL):
             raise ValueError(f"multilabel={multilabel} disagrees with the labels, which are {codec.mode_}")
-        config = self._config()
-        if attention_dropout is not None:
-            # a changed rate belongs to this model only, not to the next one built from this Transformer
-            config = copy.deepcopy(config)
+        # Each model gets its own configuration: what is written into it (labels, pooling, training
+        # options, later a temperature or thresholds) belongs to that model, not to the next one
+        # built from this Transformer.
+        config = copy.deepcopy(self._config())
         configure(config, codec, self._pooling(), tokenizer=self.get_tokenizer() if self.from_scratch else None)
         set_attention_dropout(config, attention_dropout)
         return build_classifier(
