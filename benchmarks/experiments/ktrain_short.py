@@ -9,7 +9,7 @@ Only the training steps of ktrain's tutorial (Transformer, preprocess_train/test
 get_learner(batch_size=8), fit_onecycle(lr, epochs)); no LR finder (ktrain's restores the weights
 it started from, so it does not change what fit_onecycle learns) and none of bench_ktrain.py's
 prediction, explanation and save timings. Each seed runs in a fresh process and is kept as JSON
-in benchmarks/work/short_budget/ktrain-L{maxlen}-E{epochs}-S{seed}.json, the form short_budget.py
+in benchmarks/results/short_budget/ktrain-L{maxlen}-E{epochs}-S{seed}.json, the form short_budget.py
 tabulates; a rerun skips what finished. The learning rate and Adam's beta_1 that ktrain's
 CyclicLR set at every step are kept too, to compare the schedule tfclf follows.
 """
@@ -78,7 +78,7 @@ def main() -> None:
     p.add_argument("--seed", type=int, help=argparse.SUPPRESS)  # one run, in the child process
     p.add_argument("--lr", default="5e-5")
     p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--work", default=str(HERE.parent / "work" / "short_budget"))
+    p.add_argument("--work", default=str(bc.RESULTS / "short_budget"))
     args = p.parse_args()
     if args.seed is not None:
         out = Path(args.work) / f"ktrain-L{args.maxlen}-E{args.epochs[0]}-S{args.seed}.json"

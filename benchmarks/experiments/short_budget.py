@@ -6,8 +6,9 @@ a time on top of today's defaults, over several seeds.
         --model ../shared/models/all-MiniLM-L6-v2 --archive ../shared/data/20news-bydate.tar.gz
 
 Every (lever, maxlen, epochs, seed) is one `accuracy.py` run in a fresh process (fit_onecycle(5e-5),
-batch 8, the library's default pooling and precision), kept as JSON in benchmarks/work/short_budget/
-so that a rerun skips what finished; one training at a time. The table (mean ± std of the test
+batch 8, the library's default pooling and precision), kept as JSON in
+benchmarks/results/short_budget/ (committed: a machine's uncommitted work folder does not outlive
+its session) so that a rerun skips what finished; one training at a time. The table (mean ± std of the test
 accuracy over the seeds, and the mean difference from "default" at the same maxlen, epochs and
 seeds) is rewritten to results/short_budget.json after every run.
 """
@@ -42,6 +43,13 @@ def run_name(lever: str, maxlen: int, epochs: int, seed: int) -> str:
     return f"{lever}-L{maxlen}-E{epochs}-S{seed}"
 
 
+def _mean_time(runs: list[dict]) -> float | None:
+    """Mean training time over the runs that know theirs (a record rebuilt after its JSON was lost
+    keeps its accuracy but not its time: see its "reconstructed" field)."""
+    times = [r["train_s"] for r in runs if r.get("train_s") is not None]
+    return round(statistics.fmean(times), 1) if times else None
+
+
 def table(work: Path) -> list[dict]:
     """Mean ± std per (lever, maxlen, epochs) from every finished run in `work`."""
     groups: dict[tuple, list[dict]] = {}
@@ -57,7 +65,7 @@ def table(work: Path) -> list[dict]:
         rows.append({"lever": lever, "maxlen": maxlen, "epochs": epochs, "seeds": sorted(r["seed"] for r in runs),
                      "accuracy_mean": round(statistics.fmean(acc), 5),
                      "accuracy_std": round(statistics.stdev(acc), 5) if len(acc) > 1 else None,
-                     "train_s_mean": round(statistics.fmean(r["train_s"] for r in runs), 1),
+                     "train_s_mean": _mean_time(runs),
                      "by_seed": {r["seed"]: r["test_accuracy"] for r in runs}})
     # paired: against the default's runs with the same seeds (seed noise at one epoch is a point)
     base = {(r["maxlen"], r["epochs"]): r["by_seed"] for r in rows if r["lever"] == "default"}
@@ -82,7 +90,7 @@ def main() -> None:
     p.add_argument("--model", required=True)
     p.add_argument("--archive", default=bc.os.environ.get("TFCLF_20NG_ARCHIVE"))
     p.add_argument("--limit", type=int, help="first N train and test documents (for trying the script)")
-    p.add_argument("--work", default=str(HERE.parent / "work" / "short_budget"))
+    p.add_argument("--work", default=str(bc.RESULTS / "short_budget"))
     p.add_argument("--output", default=str(bc.RESULTS / "short_budget.json"))
     args = p.parse_args()
     if not args.archive:
