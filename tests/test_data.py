@@ -130,6 +130,62 @@ def test_width_buckets_pad_as_much_as_length_buckets_and_mix_lengths_inside_a_wi
         ds.batch_order(16, shuffle=True, seed=0)
 
 
+def _cut_docs(n, maxlen, share_cut, seed=0):
+    """Documents of which `share_cut` are longer than maxlen (cut to it), the rest 1..maxlen tokens."""
+    rng = np.random.default_rng(seed)
+    return [[7] * (maxlen if rng.random() < share_cut else int(rng.integers(1, maxlen))) for _ in range(n)]
+
+
+def _computed_tokens(ds, batches):
+    return sum(len(b) * padded_length(int(ds.lengths[b].max()), ds.maxlen) for b in batches)
+
+
+def test_bucketing_saving_is_what_bucketing_saves_against_random_batches():
+    import tfclf.data
+
+    ds = TextDataset(_cut_docs(2000, 256, share_cut=0.5), None, maxlen=256)
+    saving = ds.bucketing_saving(8)
+    rng = np.random.default_rng(1)
+    random_tokens = np.mean([_computed_tokens(ds, [p[s : s + 8] for s in range(0, len(ds), 8)])
+                             for p in (rng.permutation(len(ds)) for _ in range(20))])
+    bucketed = ds.batch_order(8, shuffle=True, seed=3)
+    assert saving > 0.2
+    assert saving == pytest.approx(1 - _computed_tokens(ds, bucketed) / random_tokens, abs=0.02)
+    assert tfclf.data.BUCKET_MIN_SAVING < saving
+    # the estimate is a property of the lengths, not of an epoch's draw
+    assert ds.bucketing_saving(8) == saving
+    assert ds.bucketing_saving(1) == 0.0  # one document per batch: no padding to save
+
+
+def test_batches_are_random_where_bucketing_saves_little(monkeypatch):
+    import tfclf.data
+
+    # nine in ten documents cut to maxlen: bucketing has almost nothing to sort
+    ds = TextDataset(_cut_docs(1600, 128, share_cut=0.97), None, maxlen=128)
+    assert ds.bucketing_saving(8) < tfclf.data.BUCKET_MIN_SAVING
+    batches = ds.batch_order(8, shuffle=True, seed=5)
+    rng = np.random.default_rng([5, 0])
+    order = rng.permutation(len(ds))
+    expected = [order[s : s + 8] for s in range(0, len(ds), 8)]
+    rng.shuffle(expected)
+    assert all(np.array_equal(a, b) for a, b in zip(batches, expected, strict=True))
+    # the switch: 0 buckets whatever the saving (batches sorted by length inside each window)
+    monkeypatch.setattr(tfclf.data, "BUCKET_MIN_SAVING", 0.0)
+    bucketed = ds.batch_order(8, shuffle=True, seed=5)
+    assert sorted(_flat(bucketed).tolist()) == list(range(len(ds)))
+    assert all(np.all(np.diff(ds.lengths[b]) >= 0) for b in bucketed)
+    assert not all(np.all(np.diff(ds.lengths[b]) >= 0) for b in batches)
+    # ...and above 1 never buckets, even where it would save much
+    monkeypatch.setattr(tfclf.data, "BUCKET_MIN_SAVING", 2.0)
+    varied = TextDataset(_docs(800, max_len=120), None, maxlen=128)
+    rng = np.random.default_rng([5, 0])
+    order = rng.permutation(len(varied))
+    expected = [order[s : s + 8] for s in range(0, len(varied), 8)]
+    rng.shuffle(expected)
+    assert all(np.array_equal(a, b) for a, b in zip(varied.batch_order(8, shuffle=True, seed=5), expected,
+                                                    strict=True))
+
+
 def test_unshuffled_order_is_sorted_by_length():
     ds = TextDataset(_docs(50), None, maxlen=64)
     order = _flat(ds.batch_order(7, shuffle=False, seed=None))
