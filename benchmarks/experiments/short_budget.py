@@ -39,8 +39,8 @@ LEVERS = {
 }
 
 
-def run_name(lever: str, maxlen: int, epochs: int, seed: int) -> str:
-    return f"{lever}-L{maxlen}-E{epochs}-S{seed}"
+def run_name(lever: str, maxlen: int, epochs: int, seed: int, tag: str | None = None) -> str:
+    return f"{lever}{'@' + tag if tag else ''}-L{maxlen}-E{epochs}-S{seed}"
 
 
 def _mean_time(runs: list[dict]) -> float | None:
@@ -80,6 +80,14 @@ def table(work: Path) -> list[dict]:
     return rows
 
 
+def checkout() -> str:
+    """The commit of the checkout this script runs from (the library its runs import, unless
+    PYTHONPATH says otherwise), "-dirty" when it has uncommitted changes."""
+    git = subprocess.run(["git", "-C", str(HERE), "describe", "--always", "--dirty", "--abbrev=12"],
+                         capture_output=True, text=True)
+    return git.stdout.strip() or "unknown"
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--levers", nargs="+", default=list(LEVERS), choices=list(LEVERS))
@@ -90,6 +98,9 @@ def main() -> None:
     p.add_argument("--model", required=True)
     p.add_argument("--archive", default=bc.os.environ.get("TFCLF_20NG_ARCHIVE"))
     p.add_argument("--limit", type=int, help="first N train and test documents (for trying the script)")
+    p.add_argument("--tag", help="which library the runs used, when not the one the other rows used: "
+                   "the rows become LEVER@TAG (e.g. default@head for today's library code, beside the "
+                   "rows of a fixed older commit)")
     p.add_argument("--work", default=str(bc.RESULTS / "short_budget"))
     p.add_argument("--output", default=str(bc.RESULTS / "short_budget.json"))
     args = p.parse_args()
@@ -102,7 +113,7 @@ def main() -> None:
         for epochs in args.epochs:
             for maxlen in args.maxlen:
                 for lever in args.levers:
-                    name = run_name(lever, maxlen, epochs, seed)
+                    name = run_name(lever, maxlen, epochs, seed, args.tag)
                     out = work / f"{name}.json"
                     if out.is_file() and json.loads(out.read_text()).get("runs"):
                         continue
@@ -112,6 +123,9 @@ def main() -> None:
                            *LEVERS[lever], *(["--limit", str(args.limit)] if args.limit else [])]
                     print(" ".join(cmd), flush=True)
                     subprocess.run(cmd, check=True)
+                    record = json.loads(out.read_text())
+                    record["checkout"] = checkout()
+                    out.write_text(json.dumps(record, indent=2) + "\n")
                     result = {"benchmark": "short_budget", "levers": {k: LEVERS[k] for k in args.levers},
                               "machine": bc.machine(), "rows": table(work)}
                     Path(args.output).write_text(json.dumps(result, indent=2) + "\n")
