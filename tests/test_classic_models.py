@@ -99,13 +99,15 @@ def _model(name, p, trn):
     return model
 
 
-@pytest.mark.parametrize("name", ["nbsvm", "logreg", "fasttext"])
-def test_bag_models_learn_the_toy_task(name):
+# (peak LR, epochs) at which each model reached the bound at every seed tried (0-5) with random
+# batch orders; at one shared setting, logreg and fasttext passed or failed with the seed.
+@pytest.mark.parametrize("name, lr, epochs", [("nbsvm", 0.02, 4), ("logreg", 0.02, 8), ("fasttext", 0.01, 4)])
+def test_bag_models_learn_the_toy_task(name, lr, epochs):
     tfclf.set_seed(0)
     p, trn, _, _ = _toy()
     val = p.preprocess_test(*helpers.toy_sentiment(64, seed=2), verbose=0)
     learner = tfclf.get_learner(_model(name, p, trn), trn, val, batch_size=16, seed=0)
-    learner.fit_onecycle(0.02, 4, verbose=0)
+    learner.fit_onecycle(lr, epochs, verbose=0)
     assert float((learner.predict().argmax(1) == val.targets).mean()) >= 0.95
 
 
