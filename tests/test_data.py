@@ -140,9 +140,10 @@ def _computed_tokens(ds, batches):
     return sum(len(b) * padded_length(int(ds.lengths[b].max()), ds.maxlen) for b in batches)
 
 
-def test_bucketing_saving_is_what_bucketing_saves_against_random_batches():
+def test_bucketing_saving_is_what_bucketing_saves_against_random_batches(monkeypatch):
     import tfclf.data
 
+    monkeypatch.setattr(tfclf.data, "BUCKET_MIN_SAVING", 0.05)
     ds = TextDataset(_cut_docs(2000, 256, share_cut=0.5), None, maxlen=256)
     saving = ds.bucketing_saving(8)
     rng = np.random.default_rng(1)
@@ -160,6 +161,7 @@ def test_bucketing_saving_is_what_bucketing_saves_against_random_batches():
 def test_batches_are_random_where_bucketing_saves_little(monkeypatch):
     import tfclf.data
 
+    monkeypatch.setattr(tfclf.data, "BUCKET_MIN_SAVING", 0.05)
     # nine in ten documents cut to maxlen: bucketing has almost nothing to sort
     ds = TextDataset(_cut_docs(1600, 128, share_cut=0.97), None, maxlen=128)
     assert ds.bucketing_saving(8) < tfclf.data.BUCKET_MIN_SAVING

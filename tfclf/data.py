@@ -4,13 +4,13 @@ Batches are padded to the longest document they hold, rounded up to a multiple o
 `PAD_MULTIPLE` tokens: little compute goes to padding, and TensorFlow sees a bounded set of
 shapes (maxlen / PAD_MULTIPLE at most), so it does not trace a new graph per batch.
 
-Training batches are length-bucketed where that pays: each epoch shuffles the documents, sorts
-them by length inside windows of `BUCKET_WINDOW` batches, and shuffles the resulting batches.
-Bucketing makes batches more alike (lengths differ between classes), which can slow the first
-epochs (issue 27), so it is used only when it saves at least `BUCKET_MIN_SAVING` of the tokens
-that random batches would compute (`TextDataset.bucketing_saving`). Most documents of a corpus
-longer than maxlen are cut to the same width and gain nothing from it: on 20 Newsgroups bucketing
-saves 0.5% of the compute at maxlen 128 (random batches are used) and 8% at 256 (bucketed). With
+Training batches are length-bucketed: each epoch shuffles the documents, sorts them by length
+inside windows of `BUCKET_WINDOW` batches, and shuffles the resulting batches. Bucketing makes
+batches more alike (lengths differ between classes), which may slow the first epochs (issue 27),
+and where most documents are cut to maxlen it saves little: on 20 Newsgroups 0.5% of the compute
+at maxlen 128, 8% at 256 (`TextDataset.bucketing_saving`). `BUCKET_MIN_SAVING` = 0.05 buckets only
+where it saves at least 5% of the tokens random batches would compute; it is 0 (always bucket)
+until issue 27's measurements decide the default. With
 `BUCKET_BY` = "width" the sort key is the padded width a document needs (its length rounded up
 to `PAD_MULTIPLE`), so documents of one width stay in random order: the same padding, and
 batches less made of one kind of document.
@@ -26,7 +26,7 @@ import numpy as np
 PAD_MULTIPLE = 32
 BUCKET_WINDOW = 50
 BUCKET_BY = "length"  # or "width": see the module docstring
-BUCKET_MIN_SAVING = 0.05  # 0: always bucket; above 1: never
+BUCKET_MIN_SAVING = 0.0  # 0: always bucket; 0.05: only where it saves 5% of the compute; above 1: never
 
 
 def padded_length(longest: int, maxlen: int, multiple: int = PAD_MULTIPLE) -> int:
@@ -132,8 +132,8 @@ class TextDataset:
 
     # -- batch orders ----------------------------------------------------------------------------
     def batch_order(self, batch_size: int, *, shuffle: bool, seed: int | None, epoch: int = 0) -> list[np.ndarray]:
-        """The index batches for one epoch: shuffled (and bucketed where that pays, see the module
-        docstring), or sorted by length."""
+        """The index batches for one epoch: shuffled and bucketed (see the module docstring for
+        `BUCKET_MIN_SAVING`), or sorted by length."""
         n = len(self)
         if not shuffle:
             # Sorting by length groups similar documents (less padding); callers that need the
@@ -142,8 +142,9 @@ class TextDataset:
             return [order[s : s + batch_size] for s in range(0, n, batch_size)]
         rng = np.random.default_rng(None if seed is None else [seed, epoch])
         order = rng.permutation(n)
-        batches = self._bucketed(order, batch_size) if self.bucketing_saving(batch_size) >= BUCKET_MIN_SAVING \
-            else [order[s : s + batch_size] for s in range(0, n, batch_size)]
+        bucket = BUCKET_MIN_SAVING <= 0 or self.bucketing_saving(batch_size) >= BUCKET_MIN_SAVING
+        batches = (self._bucketed(order, batch_size) if bucket
+                   else [order[s : s + batch_size] for s in range(0, n, batch_size)])
         rng.shuffle(batches)
         return batches
 
