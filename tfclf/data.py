@@ -39,6 +39,11 @@ def padded_widths(lengths: np.ndarray, maxlen: int, multiple: int = PAD_MULTIPLE
     return np.minimum(maxlen, np.maximum(multiple, -(-lengths // multiple) * multiple))
 
 
+def _cut(index: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    """`index` cut in consecutive batches of `batch_size` (the last one shorter)."""
+    return [index[s : s + batch_size] for s in range(0, len(index), batch_size)]
+
+
 class TextDataset:
     """Tokenized texts (one flat int32 buffer plus offsets) and their encoded targets.
 
@@ -139,12 +144,11 @@ class TextDataset:
             # Sorting by length groups similar documents (less padding); callers that need the
             # input order back restore it from the indices.
             order = np.argsort(self.lengths, kind="stable")
-            return [order[s : s + batch_size] for s in range(0, n, batch_size)]
+            return _cut(order, batch_size)
         rng = np.random.default_rng(None if seed is None else [seed, epoch])
         order = rng.permutation(n)
         bucket = BUCKET_MIN_SAVING <= 0 or self.bucketing_saving(batch_size) >= BUCKET_MIN_SAVING
-        batches = (self._bucketed(order, batch_size) if bucket
-                   else [order[s : s + batch_size] for s in range(0, n, batch_size)])
+        batches = self._bucketed(order, batch_size) if bucket else _cut(order, batch_size)
         rng.shuffle(batches)
         return batches
 
@@ -154,7 +158,7 @@ class TextDataset:
         for s in range(0, len(order), window):
             chunk = order[s : s + window]
             chunk = chunk[np.argsort(self._bucket_keys(chunk), kind="stable")]
-            batches.extend(chunk[b : b + batch_size] for b in range(0, len(chunk), batch_size))
+            batches.extend(_cut(chunk, batch_size))
         return batches
 
     def bucketing_saving(self, batch_size: int) -> float:
