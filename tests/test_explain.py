@@ -214,9 +214,12 @@ def test_explain_rejects_bad_input(predictor, doc, kwargs, error, word):
 
 
 def test_explain(predictor):
-    # A positive and a negative word. How the tiny model weighs the two against each other varies
-    # between training runs (measured: sometimes "awful" wins outright, sometimes "great"), so the
-    # expected answer comes from the model itself: the word whose removal moves P(pos) most.
+    # A positive and a negative word. How the tiny model weighs the two varies between training runs
+    # and batch orders (measured over 16 trainings: sometimes "awful" wins outright, sometimes
+    # "great"), and a model this small is also moved by positions: deleting a neutral word can flip
+    # it. So the test asks what holds for every run measured: the strongest weight is a sentiment
+    # word's, pushing the way the word means, and the model agrees (deleting that word moves P(pos)
+    # the way its weight says).
     doc = "the movie was great and the ending was awful"
     exp = predictor.explain(doc, num_samples=100, class_name="pos")
     assert isinstance(exp, Explanation)
@@ -225,14 +228,14 @@ def test_explain(predictor):
     weights = exp.as_list()
     assert all(isinstance(w, str) and isinstance(v, float) for w, v in weights)
     assert sorted(w for w, _ in weights) == sorted(set(doc.split()))  # 7 words, all weighed
+    assert [abs(v) for _, v in weights] == sorted((abs(v) for _, v in weights), reverse=True)
     by_word = dict(weights)
-    p_pos = predictor.predict_proba(doc)[1]
-    effect = {w: p_pos - predictor.predict_proba(" ".join(x for x in doc.split() if x != w))[1] for w in by_word}
-    dominant = max(effect, key=lambda w: abs(effect[w]))
-    assert dominant in ("great", "awful")  # the model uses the sentiment words, nothing else
-    assert max(by_word, key=lambda w: abs(by_word[w])) == dominant  # LIME finds that word...
-    assert np.sign(by_word[dominant]) == np.sign(effect[dominant])  # ...and which way it pushes
+    top, top_weight = weights[0]
+    assert top in ("great", "awful")  # the model uses the sentiment words, nothing else
+    assert (top_weight > 0) == (top == "great")  # ...each pushing the way it means
     assert by_word["great"] > by_word["awful"]
+    without_top = " ".join(w for w in doc.split() if w != top)
+    assert np.sign(predictor.predict_proba(doc)[1] - predictor.predict_proba(without_top)[1]) == np.sign(top_weight)
     html = exp._repr_html_()
     assert "great" in html and "awful" in html and "<span" in html and "pos" in html
     text = str(exp)
