@@ -64,6 +64,8 @@ def parse() -> argparse.Namespace:
     p.add_argument("--layer-decay", type=float, help="get_classifier(layer_decay=...): layer-wise LR decay")
     p.add_argument("--bucket-window", type=int, help="tfclf.data.BUCKET_WINDOW (1: batches in random order, "
                                                          "no length bucketing)")
+    p.add_argument("--bucket-min-saving", type=float,
+                   help="tfclf.data.BUCKET_MIN_SAVING (0: bucket whatever it saves, the default before issue 27)")
     p.add_argument("--bucket-by", choices=["length", "width"],
                    help="tfclf.data.BUCKET_BY: sort windows by exact length, or by padded width (issue 27)")
     p.add_argument("--schedule", choices=["tfclf", "ktrain"], default="tfclf",
@@ -103,6 +105,8 @@ def apply_levers(args) -> None:
 
     if args.bucket_window is not None:
         tfclf.data.BUCKET_WINDOW = args.bucket_window
+    if args.bucket_min_saving is not None:
+        tfclf.data.BUCKET_MIN_SAVING = args.bucket_min_saving
     if args.bucket_by is not None:
         tfclf.data.BUCKET_BY = args.bucket_by
     if args.schedule == "ktrain":

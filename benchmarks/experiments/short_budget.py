@@ -31,6 +31,7 @@ import bench_common as bc  # noqa: E402
 LEVERS = {
     "default": [],
     "random_batches": ["--bucket-window", "1"],  # no length bucketing: batches of random documents
+    "always_bucket": ["--bucket-min-saving", "0"],  # bucketed even where it saves little (default before 2026-12-04)
     "width_buckets": ["--bucket-by", "width"],  # buckets by padded width, random order inside a width
     "ktrain_schedule": ["--schedule", "ktrain"],  # ktrain's linear triangle: lr/10 up to lr, down towards lr/1000
     "no_momentum_cycle": ["--no-cycle-momentum"],  # Adam's beta_1 fixed at 0.9
@@ -67,14 +68,26 @@ def table(work: Path) -> list[dict]:
                      "accuracy_std": round(statistics.stdev(acc), 5) if len(acc) > 1 else None,
                      "train_s_mean": _mean_time(runs),
                      "by_seed": {r["seed"]: r["test_accuracy"] for r in runs}})
-    # paired: against the default's runs with the same seeds (seed noise at one epoch is a point)
-    base = {(r["maxlen"], r["epochs"]): r["by_seed"] for r in rows if r["lever"] == "default"}
+    # paired: against the default's runs with the same seeds (seed noise at one epoch is a point),
+    # LEVER@TAG against default@TAG (the same library) where that exists, ktrain and the untagged
+    # levers against the untagged default
+    base = {(r["lever"], r["maxlen"], r["epochs"]): r["by_seed"] for r in rows}
     for r in rows:
-        default = base.get((r["maxlen"], r["epochs"]), {})
+        tag = r["lever"].partition("@")[2]
+        default_name = f"default@{tag}" if tag and ("default@" + tag, r["maxlen"], r["epochs"]) in base else "default"
+        if default_name == r["lever"]:
+            default_name = "default"
+        default = base.get((default_name, r["maxlen"], r["epochs"]), {})
         shared = [s for s in r["by_seed"] if s in default]
         if shared:
             r["vs_default"] = round(statistics.fmean(r["by_seed"][s] - default[s] for s in shared), 5)
             r["vs_default_seeds"] = sorted(shared)
+            r["vs_default_of"] = default_name
+        theirs = base.get(("ktrain", r["maxlen"], r["epochs"]), {})
+        shared = [s for s in r["by_seed"] if s in theirs]
+        if shared and r["lever"] != "ktrain":
+            r["vs_ktrain"] = round(statistics.fmean(r["by_seed"][s] - theirs[s] for s in shared), 5)
+            r["vs_ktrain_seeds"] = sorted(shared)
     for r in rows:
         del r["by_seed"]
     return rows
