@@ -64,6 +64,9 @@ def parse() -> argparse.Namespace:
     p.add_argument("--layer-decay", type=float, help="get_classifier(layer_decay=...): layer-wise LR decay")
     p.add_argument("--bucket-window", type=int, help="tfclf.data.BUCKET_WINDOW (1: batches in random order, "
                                                          "no length bucketing)")
+    p.add_argument("--plain-ops", action="store_true",
+                   help="tfclf.fast_ops.ENABLED = False: transformers' and Keras' own GELU, dropout and Adam update "
+                        "(issue 26's accuracy check of fast_ops)")
     p.add_argument("--bucket-min-saving", type=float,
                    help="tfclf.data.BUCKET_MIN_SAVING (0: bucket whatever it saves, the default before issue 27)")
     p.add_argument("--bucket-by", choices=["length", "width"],
@@ -99,10 +102,13 @@ def ktrain_triangle(step: int, total: int, low: float, high: float, end: float |
 
 
 def apply_levers(args) -> None:
-    """The short-budget levers (issue 27) that are module settings rather than arguments."""
+    """The levers that are module settings rather than arguments (issue 27's batch orders and
+    schedule, issue 26's plain ops)."""
     import tfclf.data
-    from tfclf import schedules
+    from tfclf import fast_ops, schedules
 
+    if args.plain_ops:
+        fast_ops.ENABLED = False
     if args.bucket_window is not None:
         tfclf.data.BUCKET_WINDOW = args.bucket_window
     if args.bucket_min_saving is not None:
