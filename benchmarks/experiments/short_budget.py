@@ -35,7 +35,12 @@ LEVERS = {
     "width_buckets": ["--bucket-by", "width"],  # buckets by padded width, random order inside a width
     "ktrain_schedule": ["--schedule", "ktrain"],  # ktrain's linear triangle: lr/10 up to lr, down towards lr/1000
     "no_momentum_cycle": ["--no-cycle-momentum"],  # Adam's beta_1 fixed at 0.9
+    # pooling: every run passes --pooling auto, tfclf's default, which reads a checkpoint's
+    # sentence-transformers files; ../shared's MiniLM folder has none, so "auto" is "cls" there and
+    # cls_pooling repeats the default (bit for bit at each seed); mean_pooling is what "auto" gives
+    # the same model from the hub or `tfclf models install`
     "cls_pooling": ["--pooling", "cls"],  # the [CLS] vector, as ktrain's models read it
+    "mean_pooling": ["--pooling", "mean"],
     "float32": ["--precision", "float32"],  # ktrain trains in float32; tfclf in bf16 where the CPU has it
 }
 
