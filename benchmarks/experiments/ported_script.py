@@ -33,6 +33,13 @@ import bench_common as bc  # noqa: E402
 
 PER_CLASS_TRAIN, PER_CLASS_HELD_OUT = 60, 20
 MAXLEN, LR, EPOCHS, BATCH = 96, 1e-4, 2, 8
+# one change each to tfclf's defaults, set before the script's lines run (the lines stay ktrain's)
+VARIANTS = {
+    "float32": "precision float32 (ktrain trains in float32; tfclf in bf16 where the CPU has it)",
+    "plain_ops": "tfclf.fast_ops off: transformers' and Keras' own GELU, dropout and Adam update",
+    "ktrain_schedule": "ktrain's triangular 1cycle (linear lr/10 -> lr -> lr/1000, momentum mirrored)",
+    "mean_pooling": "Transformer(..., pooling='mean'): the one change to the script's lines",
+}
 
 
 def draw(data, per_class: int, seed: int) -> list[int]:
@@ -61,14 +68,26 @@ def run(args) -> dict:
         from ktrain import text
     else:
         model = args.model
+        if args.variant == "float32":
+            import os
+
+            os.environ["TFCLF_PRECISION"] = "float32"
         import tfclf as ktrain
         from tfclf import text
+
+        if args.variant in ("plain_ops", "ktrain_schedule"):
+            import accuracy  # this folder's: its levers are module settings
+
+            accuracy.apply_levers(argparse.Namespace(
+                plain_ops=args.variant == "plain_ops", bucket_window=None, bucket_min_saving=None, bucket_by=None,
+                schedule="ktrain" if args.variant == "ktrain_schedule" else "tfclf"))
     import numpy as np
     import tensorflow as tf
 
     tf.keras.utils.set_random_seed(args.split)
     # ktrain's tutorial lines, the import being the only change
-    t = text.Transformer(model, maxlen=MAXLEN, class_names=list(train.class_names))
+    options = {"pooling": "mean"} if args.variant == "mean_pooling" else {}
+    t = text.Transformer(model, maxlen=MAXLEN, class_names=list(train.class_names), **options)
     trn = t.preprocess_train(x_train, y_train)
     val = t.preprocess_test(x_test, y_test)
     learner = ktrain.get_learner(t.get_classifier(), train_data=trn, val_data=val, batch_size=BATCH)
@@ -82,11 +101,15 @@ def run(args) -> dict:
             "train_s": round(train_s, 1)}
 
 
+def run_name(library: str, variant: str | None) -> str:
+    return library + (f"+{variant}" if variant else "")
+
+
 def table(work: Path) -> dict:
-    runs = {"tfclf": {}, "ktrain": {}}
+    runs: dict[str, dict] = {"tfclf": {}, "ktrain": {}}
     for f in sorted(work.glob("*.json")):
         record = json.loads(f.read_text())
-        runs[record["library"]][record["run"]["split"]] = record["run"]
+        runs.setdefault(run_name(record["library"], record.get("variant")), {})[record["run"]["split"]] = record["run"]
     out = {}
     for library, by_split in runs.items():
         if not by_split:
@@ -97,14 +120,15 @@ def table(work: Path) -> dict:
             row[key + "_mean"] = round(statistics.fmean(values), 5)
             row[key + "_std"] = round(statistics.stdev(values), 5) if len(values) > 1 else None
         out[library] = row
-    shared = sorted(set(runs["tfclf"]) & set(runs["ktrain"]))
-    if shared:
-        out["tfclf_minus_ktrain"] = {
-            key: [round(runs["tfclf"][s][key] - runs["ktrain"][s][key], 5) for s in shared]
-            for key in ("held_out_accuracy", "test_accuracy")} | {"splits": shared}
+    for name in [n for n in runs if n != "ktrain"]:
+        shared = sorted(set(runs[name]) & set(runs["ktrain"]))
+        if not shared:
+            continue
+        diff = {key: [round(runs[name][s][key] - runs["ktrain"][s][key], 5) for s in shared]
+                for key in ("held_out_accuracy", "test_accuracy")} | {"splits": shared}
         for key in ("held_out_accuracy", "test_accuracy"):
-            diffs = out["tfclf_minus_ktrain"][key]
-            out["tfclf_minus_ktrain"][key + "_mean"] = round(statistics.fmean(diffs), 5)
+            diff[key + "_mean"] = round(statistics.fmean(diff[key]), 5)
+        out[f"{name}_minus_ktrain"] = diff
     return out
 
 
@@ -117,6 +141,8 @@ def main() -> None:
     p.add_argument("--libraries", nargs="+", choices=["tfclf", "ktrain"], default=["tfclf", "ktrain"])
     p.add_argument("--split", type=int, help=argparse.SUPPRESS)  # one run, in the child process
     p.add_argument("--library", choices=["tfclf", "ktrain"], help=argparse.SUPPRESS)
+    p.add_argument("--variant", choices=list(VARIANTS),
+                   help="tfclf only: one change to its defaults (runs named tfclf+VARIANT)")
     p.add_argument("--work", default=str(bc.RESULTS / "ported_script"))
     p.add_argument("--output", default=str(bc.RESULTS / "ported_script.json"))
     args = p.parse_args()
@@ -124,25 +150,29 @@ def main() -> None:
         sys.exit("pass --archive (the 20news-bydate.tar.gz) or set TFCLF_20NG_ARCHIVE")
     work = Path(args.work)
     if args.split is not None:
-        record = {"benchmark": "ported_script", "library": args.library, "date": time.strftime("%Y-%m-%d"),
+        record = {"benchmark": "ported_script", "library": args.library, "variant": args.variant,
+                  "variant_means": VARIANTS.get(args.variant), "date": time.strftime("%Y-%m-%d"),
                   "machine": bc.machine(), "settings": {"maxlen": MAXLEN, "lr": LR, "epochs": EPOCHS,
                                                         "batch_size": BATCH, "train_docs": 4 * PER_CLASS_TRAIN,
                                                         "held_out_docs": 4 * PER_CLASS_HELD_OUT},
                   "versions": bc.package_versions(args.library, "tensorflow", "tf-keras", "transformers"),
                   "run": run(args)}
-        (work / f"{args.library}-S{args.split}.json").write_text(json.dumps(record, indent=1) + "\n")
+        (work / f"{run_name(args.library, args.variant)}-S{args.split}.json").write_text(json.dumps(record, indent=1) + "\n")
         return
     work.mkdir(parents=True, exist_ok=True)
     for split in args.splits:  # splits outermost: both libraries get a split before the next
         for library in args.libraries:
-            if (work / f"{library}-S{split}.json").is_file():
+            variant = args.variant if library == "tfclf" else None
+            if (work / f"{run_name(library, variant)}-S{split}.json").is_file():
                 continue
             python = args.ktrain_python if library == "ktrain" else sys.executable
             subprocess.run([python, __file__, "--split", str(split), "--library", library, "--model", args.model,
-                            "--archive", args.archive, "--work", str(work)], check=True)
+                            "--archive", args.archive, "--work", str(work),
+                            *(["--variant", variant] if variant else [])], check=True)
             result = {"benchmark": "ported_script", "machine": bc.machine(), "rows": table(work)}
             Path(args.output).write_text(json.dumps(result, indent=2) + "\n")
-            print(library, split, json.dumps(result["rows"].get("tfclf_minus_ktrain")), flush=True)
+            name = run_name(library, variant)
+            print(name, split, json.dumps(result["rows"].get(f"{name}_minus_ktrain")), flush=True)
 
 
 if __name__ == "__main__":
