@@ -41,6 +41,7 @@ LEVERS = {
     # the same model from the hub or `tfclf models install`
     "cls_pooling": ["--pooling", "cls"],  # the [CLS] vector, as ktrain's models read it
     "mean_pooling": ["--pooling", "mean"],
+    "plain_ops": ["--plain-ops"],  # tfclf.fast_ops off: Keras' and transformers' own GELU, dropout, Adam update
     "float32": ["--precision", "float32"],  # ktrain trains in float32; tfclf in bf16 where the CPU has it
 }
 
