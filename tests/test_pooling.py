@@ -188,3 +188,63 @@ def test_auto_pooling_falls_back_to_the_models_own_head(tmp_path):
     assert resolve_pooling("auto", transformers.BertConfig(), None) == "cls"
     # An explicit choice is never second-guessed.
     assert resolve_pooling("cls", transformers.BertConfig(), st_dir) == "cls"
+
+
+def _with_pooler_bias(model, value: float):
+    """`model` with its pooler's bias set to `value` (a trained pooler's bias is never all zeros)."""
+    for w in model.weights:
+        if "pooler" in w.name and w.name.endswith("bias:0"):
+            w.assign(np.full(w.shape, value, dtype=np.float32))
+    return model
+
+
+@pytest.mark.parametrize("kind", ["bert", "albert"])
+def test_auto_pooling_reads_whether_the_pooler_was_trained(kind, tmp_path, caplog):
+    from tfclf._compat import transformers
+    from tfclf.models import load_config
+    from tfclf.pooling import pretrained_pooler, resolve_pooling
+
+    encoder = helpers.tiny_encoder(kind)  # freshly built: the pooler's bias is all zeros
+    fresh = tmp_path / "fresh"
+    encoder.save_pretrained(str(fresh))
+    config = load_config(fresh)
+    assert pretrained_pooler(fresh) is False
+    with caplog.at_level("INFO", logger="tfclf.pooling"):
+        assert resolve_pooling("auto", config, fresh) == "mean"
+    assert "no trained [CLS] pooler" in caplog.text
+
+    trained = tmp_path / "trained"
+    _with_pooler_bias(encoder, 0.01).save_pretrained(str(trained))
+    assert pretrained_pooler(trained) is True and resolve_pooling("auto", config, trained) == "cls"
+    # The same two checkpoints as PyTorch-format safetensors (how the hub ships them).
+    for src, expected in ((fresh, "mean"), (trained, "cls")):
+        folder = helpers.copy_config_and_tokenizer(src, tmp_path / f"{src.name}-pt")
+        model = getattr(transformers, type(encoder).__name__).from_pretrained(str(src))
+        helpers.save_pytorch_safetensors(folder, helpers.pytorch_state_dict(model))
+        assert resolve_pooling("auto", config, folder) == expected, folder
+    # An explicit choice is never second-guessed, and sentence-transformers files come first.
+    assert resolve_pooling("cls", config, fresh) == "cls"
+    assert resolve_pooling("auto", config, _write_st_pooling(fresh, ["cls_token"])) == "cls"
+
+
+def test_auto_pooling_without_a_stored_pooler_or_readable_weights(tmp_path, caplog):
+    from tfclf._compat import transformers
+    from tfclf.models import load_config
+    from tfclf.pooling import pretrained_pooler, resolve_pooling
+
+    # A BERT saved without its pooling layer (as sentence-transformers exports often are).
+    headless = tmp_path / "headless"
+    helpers._built(transformers.TFBertModel(helpers.tiny_bert_config(), add_pooling_layer=False)).save_pretrained(
+        str(headless))
+    assert pretrained_pooler(headless) is False
+    assert resolve_pooling("auto", load_config(headless), headless) == "mean"
+    # Weights that cannot be read: no guess, the model's own head.
+    (headless / "tf_model.h5").write_bytes(b"not an HDF5 file")
+    with caplog.at_level("WARNING", logger="tfclf.pooling"):
+        assert pretrained_pooler(headless) is None
+    assert "could not read the pooler" in caplog.text
+    assert resolve_pooling("auto", load_config(headless), headless) == "cls"
+    # DistilBERT's first-token head has no pretrained pooler to judge: it stays ktrain's head.
+    distil = tmp_path / "distil"
+    helpers.tiny_encoder("distilbert").save_pretrained(str(distil))
+    assert resolve_pooling("auto", load_config(distil), distil) == "cls"

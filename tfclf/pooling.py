@@ -6,9 +6,14 @@ averages the states of the text's real tokens (padding masked out), which is how
 sentence-transformers checkpoints such as all-MiniLM-L6-v2 were trained to summarize a text.
 ``"auto"`` (the default) reads the checkpoint's own sentence-transformers pooling settings
 (``modules.json`` and its Pooling module's ``config.json``, both on the hub beside the weights):
-"mean" when the checkpoint was trained with mean pooling and the architecture supports it, else
-"cls" (benchmarks/RESULTS.md compares the two). Checkpoints without those files (BERT,
-DistilBERT, RoBERTa as published) keep their own head, as ktrain does.
+"mean" when the checkpoint was trained with mean pooling and the architecture supports it, "cls"
+when it was trained on the first token. Without those files, BERT and ALBERT checkpoints are
+"cls" when their weights hold a trained pooler (BERT and ALBERT as published, whose pooler learned
+next-sentence or sentence-order prediction) and "mean" when the pooler is missing or was never
+trained (its bias all zeros, as in all-MiniLM-L6-v2's Hugging Face files): there the [CLS] head
+would read the first token through a random layer, which cost 2.4 points after one epoch on the
+tutorial (benchmarks/RESULTS.md). Other architectures (DistilBERT, RoBERTa, ...) keep their own
+head, as ktrain does.
 
 Mean pooling keeps transformers' own model class and weight names: `classifier_class` returns a
 subclass whose ``call`` pools differently and feeds the same head layers. `save_pretrained`,
@@ -104,22 +109,107 @@ def sentence_transformers_pooling(folder: str | Path | None) -> str | None:
     return None
 
 
+def _normalized(name: str) -> str:
+    """A weight's name with TensorFlow's separators and suffix in PyTorch's form."""
+    name = name.replace("/", ".")
+    return name[:-2] if name.endswith(":0") else name
+
+
+def _is_pooler_bias(name: str) -> bool:
+    # BERT: pooler.dense.bias (PyTorch) or .../pooler/dense/bias:0 (TF); ALBERT: pooler.bias
+    parts = _normalized(name).split(".")
+    return parts[-1] == "bias" and ("pooler" in parts[-3:-1])
+
+
+def _pooler_biases(folder: Path) -> list | None:
+    """The pooler bias arrays stored in `folder`'s weights ([] when it stores none), or None
+    when the weights could not be read."""
+    from tfclf.models import SAFETENSORS, SAFETENSORS_INDEX, TF_WEIGHTS
+
+    try:
+        if (folder / SAFETENSORS).is_file() or (folder / SAFETENSORS_INDEX).is_file():
+            from safetensors import safe_open
+
+            if (folder / SAFETENSORS).is_file():
+                where = {k: SAFETENSORS for k in _safetensors_keys(folder / SAFETENSORS)}
+            else:
+                where = json.loads((folder / SAFETENSORS_INDEX).read_text(encoding="utf-8"))["weight_map"]
+            found = []
+            for key, shard in where.items():
+                if _is_pooler_bias(key):
+                    with safe_open(str(folder / shard), framework="numpy") as f:
+                        found.append(f.get_tensor(key))
+            return found
+        if (folder / TF_WEIGHTS).is_file():
+            import h5py
+
+            found = []
+            with h5py.File(folder / TF_WEIGHTS, "r") as f:
+                f.visititems(lambda name, item: found.append(item[()])
+                             if isinstance(item, h5py.Dataset) and _is_pooler_bias(name) else None)
+            return found
+    except Exception as err:  # noqa: BLE001 - a damaged or unusual file only means "cannot tell"
+        log.warning("could not read the pooler in %s (%s: %s)", folder, type(err).__name__, err)
+    return None
+
+
+def _safetensors_keys(path: Path) -> list[str]:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="numpy") as f:
+        return list(f.keys())
+
+
+def pretrained_pooler(folder: str | Path | None) -> bool | None:
+    """Whether the checkpoint in `folder` holds a trained BERT/ALBERT pooler.
+
+    Returns:
+        True when it stores a pooler whose bias is not all zeros, False when it stores none or
+        one with an all-zero bias (transformers initializes the bias to zeros, and training moves
+        it), None when there is no folder or its weights could not be read.
+    """
+    if folder is None:
+        return None
+    import numpy as np
+
+    biases = _pooler_biases(Path(folder))
+    if biases is None:
+        return None
+    return any(np.any(np.asarray(b) != 0) for b in biases)
+
+
 def resolve_pooling(pooling: str, config, folder: str | Path | None) -> str:
     """The concrete pooling ("cls" or "mean") that `pooling` means for this model.
 
-    "auto" is "mean" for a checkpoint trained with sentence-transformers' mean pooling whose
-    architecture has a mean-pooled head here, and "cls" otherwise (also for models built from a
-    configuration, which have no pretrained pooling to follow).
+    "auto" follows a checkpoint's sentence-transformers pooling where it has one (mean only for
+    an architecture with a mean-pooled head here); without one, it is "mean" for a BERT or ALBERT
+    checkpoint whose pooler is missing or untrained (`pretrained_pooler`), else "cls" (also for
+    models built from a configuration, which have no pretrained pooling to follow).
     """
     check_pooling(pooling)
     if pooling != "auto":
         return pooling
-    if sentence_transformers_pooling(folder) == "mean":
+    choice, why = auto_pooling(config, folder)
+    log.info("pooling='auto' is %r for %s: %s", choice, folder or "this configuration", why)
+    return choice
+
+
+def auto_pooling(config, folder: str | Path | None) -> tuple[str, str]:
+    """What pooling="auto" picks for this model, and why, in words."""
+    trained_with = sentence_transformers_pooling(folder)
+    if trained_with == "mean":
         if config.model_type in _HEADS:
-            return "mean"
-        log.info("%s was trained with mean pooling, but model_type %r has no mean-pooled head here: "
-                 "using its own head (pooling='cls')", folder, config.model_type)
-    return "cls"
+            return "mean", "the checkpoint's sentence-transformers pooling"
+        return "cls", (f"the checkpoint was trained with mean pooling, but model_type {config.model_type!r} "
+                       "has no mean-pooled head here, so it keeps its own head")
+    if trained_with == "cls":
+        return "cls", "the checkpoint's sentence-transformers pooling"
+    if _HEADS.get(config.model_type) == "dense" and pretrained_pooler(folder) is False:
+        return "mean", ("the checkpoint has no trained [CLS] pooler (missing, or its bias is all zeros); "
+                        "pooling='cls' would read the first token through that untrained layer")
+    if folder is None:
+        return "cls", "a model built from a configuration keeps its own head"
+    return "cls", "the model's own head, as ktrain reads it"
 
 
 def check_supported(config, pooling: str) -> None:

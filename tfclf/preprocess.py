@@ -59,9 +59,10 @@ class Transformer(LearnedLabels):
         pooling: what the classification head reads: "cls" (the model's own head, on the first
             token: ktrain's way), "mean" (the mean of the real tokens' last hidden states, as
             sentence-transformers models such as all-MiniLM-L6-v2 were trained), or "auto" (the
-            default): "mean" for a checkpoint whose sentence-transformers files (modules.json and
-            its Pooling config) say it was trained with mean pooling, else "cls". The choice made
-            is ``pooling_`` after `get_classifier`. See `tfclf.pooling`.
+            default): the pooling a checkpoint's sentence-transformers files (modules.json and
+            its Pooling config) name; without them "mean" for a BERT or ALBERT checkpoint whose
+            [CLS] pooler is missing or untrained, else "cls". The choice made is ``pooling_``
+            after `get_classifier`. See `tfclf.pooling`.
         regression: the labels are numbers to predict even when they are whole numbers (ratings
             1-5, say); without it whole numbers are class ids (ktrain's ``is_regression``).
 

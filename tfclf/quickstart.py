@@ -180,6 +180,7 @@ def run(data: str = "auto", model: str = "auto", maxlen: int | None = None, epoc
     import tfclf
     from tfclf import text
     from tfclf._compat import set_seed, versions
+    from tfclf.pooling import auto_pooling
     from tfclf.precision import model_precision
 
     started = time.perf_counter()
@@ -214,8 +215,7 @@ def run(data: str = "auto", model: str = "auto", maxlen: int | None = None, epoc
     trn = t.preprocess_train(train.texts, train.labels)
     val = t.preprocess_test(test.texts, test.labels)
     classifier = t.get_classifier()
-    say(f"pooling: {t.pooling_}" + (" (the checkpoint's sentence-transformers pooling; pooling='auto')"
-                                    if t.pooling_ == "mean" else " (the model's own head)"))
+    say(f"pooling: {t.pooling_} (pooling='auto': {auto_pooling(classifier.config, t.source_.path)[1]})")
     precision = model_precision(classifier)
     say(f"computing in {precision} with float32 weights"
         + ("" if precision == "float32" else " (TFCLF_PRECISION=float32 turns mixed precision off)"))
