@@ -35,10 +35,11 @@ LEVERS = {
     "width_buckets": ["--bucket-by", "width"],  # buckets by padded width, random order inside a width
     "ktrain_schedule": ["--schedule", "ktrain"],  # ktrain's linear triangle: lr/10 up to lr, down towards lr/1000
     "no_momentum_cycle": ["--no-cycle-momentum"],  # Adam's beta_1 fixed at 0.9
-    # pooling: every run passes --pooling auto, tfclf's default, which reads a checkpoint's
-    # sentence-transformers files; ../shared's MiniLM folder has none, so "auto" is "cls" there and
-    # cls_pooling repeats the default (bit for bit at each seed); mean_pooling is what "auto" gives
-    # the same model from the hub or `tfclf models install`
+    # pooling: every run passes --pooling auto, tfclf's default. Until commit 55b680e "auto" on
+    # ../shared's MiniLM folder (no sentence-transformers files) was "cls", so the default@head rows
+    # before it are the [CLS] pooler and cls_pooling repeated them bit for bit; since then "auto" is
+    # "mean" there (its [CLS] pooler was never trained), as it always was for the same model from the
+    # hub or `tfclf models install`, and mean_pooling repeats the default
     "cls_pooling": ["--pooling", "cls"],  # the [CLS] vector, as ktrain's models read it
     "mean_pooling": ["--pooling", "mean"],
     "plain_ops": ["--plain-ops"],  # tfclf.fast_ops off: Keras' and transformers' own GELU, dropout, Adam update
