@@ -222,6 +222,11 @@ def test_auto_pooling_reads_whether_the_pooler_was_trained(kind, tmp_path, caplo
         model = getattr(transformers, type(encoder).__name__).from_pretrained(str(src))
         helpers.save_pytorch_safetensors(folder, helpers.pytorch_state_dict(model))
         assert resolve_pooling("auto", config, folder) == expected, folder
+        # Sharded: the index says which file holds the pooler.
+        (folder / "model.safetensors").rename(folder / "model-00001-of-00001.safetensors")
+        (folder / "model.safetensors.index.json").write_text(json.dumps(
+            {"weight_map": {k: "model-00001-of-00001.safetensors" for k in helpers.pytorch_state_dict(model)}}))
+        assert resolve_pooling("auto", config, folder) == expected, folder
     # An explicit choice is never second-guessed, and sentence-transformers files come first.
     assert resolve_pooling("cls", config, fresh) == "cls"
     assert resolve_pooling("auto", config, _write_st_pooling(fresh, ["cls_token"])) == "cls"

@@ -131,14 +131,14 @@ def _pooler_biases(folder: Path) -> list | None:
             from safetensors import safe_open
 
             if (folder / SAFETENSORS).is_file():
-                where = {k: SAFETENSORS for k in _safetensors_keys(folder / SAFETENSORS)}
+                shards = [SAFETENSORS]
             else:
-                where = json.loads((folder / SAFETENSORS_INDEX).read_text(encoding="utf-8"))["weight_map"]
+                weight_map = json.loads((folder / SAFETENSORS_INDEX).read_text(encoding="utf-8"))["weight_map"]
+                shards = sorted({shard for key, shard in weight_map.items() if _is_pooler_bias(key)})
             found = []
-            for key, shard in where.items():
-                if _is_pooler_bias(key):
-                    with safe_open(str(folder / shard), framework="numpy") as f:
-                        found.append(f.get_tensor(key))
+            for shard in shards:
+                with safe_open(str(folder / shard), framework="numpy") as f:
+                    found += [f.get_tensor(key) for key in f.keys() if _is_pooler_bias(key)]
             return found
         if (folder / TF_WEIGHTS).is_file():
             import h5py
@@ -151,13 +151,6 @@ def _pooler_biases(folder: Path) -> list | None:
     except Exception as err:  # noqa: BLE001 - a damaged or unusual file only means "cannot tell"
         log.warning("could not read the pooler in %s (%s: %s)", folder, type(err).__name__, err)
     return None
-
-
-def _safetensors_keys(path: Path) -> list[str]:
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="numpy") as f:
-        return list(f.keys())
 
 
 def pretrained_pooler(folder: str | Path | None) -> bool | None:
