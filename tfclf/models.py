@@ -19,6 +19,10 @@ TF_WEIGHTS = "tf_model.h5"
 SAFETENSORS = "model.safetensors"
 SAFETENSORS_INDEX = "model.safetensors.index.json"
 TORCH_BIN = "pytorch_model.bin"
+# The files sentence-transformers saves beside a checkpoint's weights that name its pooling (a few
+# hundred bytes): downloaded with the weights so that pooling="auto" can follow them.
+ST_MODULES = "modules.json"
+ST_POOLING_PATTERNS = [ST_MODULES, "*Pooling/config.json"]
 TOKENIZER_PATTERNS = [
     "config.json",
     "tokenizer.json",
@@ -146,10 +150,6 @@ def _download(name: str) -> Path:
         weights = [SAFETENSORS_INDEX, "model-*.safetensors"]
     else:
         raise _not_found(name, f"the hub repository has neither {TF_WEIGHTS} nor {SAFETENSORS}")
-    from tfclf.pooling import ST_POOLING_PATTERNS
-
-    # The sentence-transformers pooling files (a few hundred bytes) let pooling="auto" follow
-    # how the checkpoint was trained.
     return Path(snapshot_download(name, allow_patterns=TOKENIZER_PATTERNS + ST_POOLING_PATTERNS + weights))
 
 

@@ -29,11 +29,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from tfclf.models import SAFETENSORS, SAFETENSORS_INDEX, ST_MODULES, TF_WEIGHTS
+
 POOLINGS = ("auto", "cls", "mean")
 CONFIG_KEY = "tfclf_pooling"
-# The files sentence-transformers saves beside a checkpoint's weights that name its pooling.
-ST_MODULES = "modules.json"
-ST_POOLING_PATTERNS = [ST_MODULES, "*Pooling/config.json"]
 
 log = logging.getLogger(__name__)
 
@@ -124,8 +123,6 @@ def _is_pooler_bias(name: str) -> bool:
 def _pooler_biases(folder: Path) -> list | None:
     """The pooler bias arrays stored in `folder`'s weights ([] when it stores none), or None
     when the weights could not be read."""
-    from tfclf.models import SAFETENSORS, SAFETENSORS_INDEX, TF_WEIGHTS
-
     try:
         if (folder / SAFETENSORS).is_file() or (folder / SAFETENSORS_INDEX).is_file():
             from safetensors import safe_open
