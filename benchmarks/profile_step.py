@@ -121,7 +121,7 @@ def main() -> None:
     p.add_argument("--peak-seconds", type=float, default=3.0)
     p.add_argument("--ops", choices=["fast", "plain"], default="fast",
                    help="fast: the library's default (tfclf.fast_ops: erf GELU, 16-bit dropout masks, Adam's "
-                        "update fused by XLA for large models); plain: transformers' and Keras' own ops "
+                        "update in one pass of TensorFlow's Adam kernel); plain: transformers' and Keras' own ops "
                         "(erfc GELU, tf.nn.dropout, unfused Adam), as before issue 26")
     p.add_argument("--output", default=str(bc.RESULTS / "profile_step.json"))
     args = p.parse_args()

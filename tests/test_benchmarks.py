@@ -293,6 +293,21 @@ def test_fast_ops_pairing_and_bucket_statistics_run(run_dir, tiny_distilbert_dir
          "--maxlen", 32, "--batch-size", 4, "--rounds", 2, "--warmup", 1, "--variants", "all_no_attention_dropout",
          "--output", out)
     assert set(json.loads(out.read_text())["variants"]) == {"plain", "all_no_attention_dropout"}
+
+
+def test_fast_ops_memory_runs_each_variant_in_its_own_process(run_dir, tiny_distilbert_dir):
+    folder, archive = run_dir
+    out = folder / "fast_ops_memory.json"
+    _run(sys.executable, "experiments/fast_ops_memory.py", "--model", tiny_distilbert_dir, "--archive", archive,
+         "--maxlen", 32, "--batch-size", 4, "--steps", 4, "--docs", 16, "--variants", "plain", "fused_adam",
+         "--output", out)
+    variants = json.loads(out.read_text())["variants"]
+    assert [variants[v]["fused_update"] for v in ("plain", "fused_adam")] == [False, True]
+    for v in variants.values():
+        marks = v["marks"]
+        assert list(marks) == ["data", "model", "first_step", "last_step"]
+        assert all(a["peak_mb"] <= b["peak_mb"] for a, b in zip(list(marks.values()), list(marks.values())[1:]))
+        assert not v["xla_update"] and v["median_step_ms"] > 0
     # two versions of the library (here the same checkout twice) and one with the fast ops off, alternated
     _run(sys.executable, "experiments/version_ab.py", "--trees", ROOT, ROOT, "--env", "TFCLF_FAST_OPS=0",
          "--model", tiny_distilbert_dir, "--archive", archive, "--maxlen", 32, "--steps", 3, "--skip", 1,

@@ -9,7 +9,7 @@ given, inside a `tf.distribute` strategy's scope (`tfclf.distribute`):
 * `rebuild_in_scope`: the same model again inside a strategy's scope (`get_learner(strategy=)`).
 
 Each gets the cheaper GELU and dropout ops of `tfclf.fast_ops` (same results), and
-`compile_classifier` its XLA-fused Adam update for large models.
+`compile_classifier` its one-pass Adam update (`tfclf.fast_ops.adam_class`).
 
 What a model needs to be rebuilt or handed on lives in its configuration, which transformers
 saves as config.json: the labels and problem type, the pooling (`tfclf.pooling`), the training
@@ -251,13 +251,12 @@ def compile_classifier(model, mode: str | None = None, metrics: Any = None, lear
                 else keras.losses.SparseCategoricalCrossentropy(from_logits=True))
         default_metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
     beta_1 = tf.Variable(0.9, trainable=False, dtype=tf.float32, name="adam_beta_1")
-    adam = dict(learning_rate=learning_rate, beta_1=beta_1, epsilon=1e-8,
+    adam = dict(learning_rate=learning_rate, beta_1=beta_1, epsilon=1e-8, fused=fast_ops.fused_update_enabled(),
                 **({"weight_decay": weight_decay} if weight_decay else {}))
     optimizer = (layer_decay_adam(model, layer_decay, **adam) if layer_decay is not None
-                 else keras.optimizers.Adam(**adam))
+                 else fast_ops.adam_class()(**adam))
     if weight_decay:
         optimizer.exclude_from_weight_decay(var_names=list(NO_WEIGHT_DECAY))
-    fast_ops.fuse_update(optimizer, model)
     metrics = default_metrics if metrics is None else metrics
     if distillation is not None:
         from tfclf.distillation import distillation_loss_and_metrics

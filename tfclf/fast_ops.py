@@ -14,13 +14,14 @@ two element-wise ops among the largest costs of a MiniLM training step under bf1
 
 A third change is to the optimizer, not the model: Keras runs Adam's update as a handful of
 element-wise TensorFlow ops per variable (m, v and the weight each read and written in separate
-passes), and compiles it with XLA into one fused loop only on a GPU. `fuse_update` compiles it on
-the CPU too, for models large enough that the one-time compilation (5-15 s) is repaid: the update
-of MiniLM's 22.7M weights took 40 ms instead of 122 ms per step (issue 26). XLA fuses the same
-arithmetic; it does not change the formula.
+passes: 126 ms per step for MiniLM's 22.7M weights on a 2-core CPU). `adam_class` is Keras' Adam
+with each dense update done by TensorFlow's one-pass ``ResourceApplyAdam`` kernel, the same formula
+(44 ms; benchmarks/RESULTS.md, issue 26). Until 2026-12-05 the update was compiled with XLA
+instead (50 ms), but XLA's compiler keeps about 200 MB resident in any process that uses it, more
+than the standard configuration's peak may grow; the kernel needs no compilation.
 
-`apply` is called wherever tfclf builds a model and `fuse_update` wherever it compiles one
-(`tfclf.classifier`); setting `ENABLED` to False before that keeps transformers' and Keras' own
+`apply` is called wherever tfclf builds a model and `fused_update_enabled` wherever it compiles
+one (`tfclf.classifier`); setting `ENABLED` to False before that keeps transformers' and Keras' own
 ops (benchmarks compare the two this way).
 """
 
@@ -28,9 +29,6 @@ from __future__ import annotations
 
 ENABLED = True
 _BITS = 16
-# Below this many trainable weights the XLA compilation costs more than the fused update saves in
-# a short run (about 3.5 ms per million weights per step against 5-15 s once).
-FUSE_MIN_WEIGHTS = 5_000_000
 
 
 def gelu_sites(model) -> list[tuple[object, str, object]]:
@@ -97,20 +95,56 @@ def apply(model) -> dict[str, int]:
     return changed
 
 
-def fuse_update(optimizer, model) -> bool:
-    """Makes a Keras optimizer compile its per-variable update with XLA on any device, when
-    `ENABLED`, XLA is available and `model` has at least `FUSE_MIN_WEIGHTS` trainable weights.
-    Returns whether it did."""
-    try:
-        from tf_keras.src.utils.tf_utils import can_jit_compile
-    except ImportError:  # a tf-keras that moved it: keep Keras' own choice
-        return False
+def fused_update_enabled() -> bool:
+    """Whether the optimizers tfclf compiles now update dense weights with the one-pass kernel."""
+    return ENABLED
 
-    n_weights = sum(int(v.shape.num_elements() or 0) for v in model.trainable_variables)
-    if not (ENABLED and n_weights >= FUSE_MIN_WEIGHTS and can_jit_compile()):
-        return False
-    optimizer.jit_compile = True
-    return True
+
+def adam_class():
+    """`FusedAdam`: Keras' Adam whose update of a variable is one ``ResourceApplyAdam`` kernel
+    call when built with ``fused=True``."""
+    if _ADAM:
+        return _ADAM[0]
+    from tfclf._compat import keras, tf
+
+    class FusedAdam(keras.optimizers.Adam):
+        """Keras' Adam; with ``fused=True`` a gradient updates m, v and the weight in one pass of
+        TensorFlow's Adam kernel. A sparse gradient (an embedding's) is made dense first: Keras'
+        own sparse update also decays every row's m and v, so the result is the same, in fewer
+        passes over the table. AMSGrad and the adaptive epsilon, which the kernel does not do, keep
+        Keras' ops. The optimizer's variables are Keras Adam's, so checkpoints and the LR finder's
+        restore are unchanged."""
+
+        def __init__(self, *args, fused: bool = True, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.fused = bool(fused)
+
+        def update_step(self, gradient, variable):
+            if not self.fused or self.amsgrad or self.adaptive_epsilon or gradient.dtype != variable.dtype:
+                return super().update_step(gradient, variable)
+            if isinstance(gradient, tf.IndexedSlices):
+                # rows repeated in a batch are summed, as scatter_add does
+                gradient = tf.math.unsorted_segment_sum(gradient.values, gradient.indices, tf.shape(variable)[0])
+            dtype = variable.dtype
+            step = tf.cast(self.iterations + 1, dtype)
+            beta_1 = tf.cast(self.beta_1, dtype)  # a variable when 1cycle cycles the momentum
+            beta_2 = tf.cast(self.beta_2, dtype)
+            index = self._index_dict[self._var_key(variable)]
+            # Keras' formula exactly: lr * sqrt(1 - beta_2^t) / (1 - beta_1^t) * m / (sqrt(v) + epsilon)
+            return tf.raw_ops.ResourceApplyAdam(
+                var=variable.handle, m=self._momentums[index].handle, v=self._velocities[index].handle,
+                beta1_power=tf.pow(beta_1, step), beta2_power=tf.pow(beta_2, step),
+                lr=tf.cast(self.learning_rate, dtype), beta1=beta_1, beta2=beta_2,
+                epsilon=tf.cast(self.epsilon, dtype), grad=gradient, use_locking=False)
+
+        def get_config(self):
+            return {**super().get_config(), "fused": self.fused}
+
+    _ADAM.append(FusedAdam)
+    return FusedAdam
+
+
+_ADAM: list = []
 
 
 def mask_dropout(dropout):

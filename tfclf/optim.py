@@ -12,7 +12,8 @@ Both are off by default (ktrain's behaviour); benchmarks/RESULTS.md has what the
   features, move least. ``d`` in (0, 1]; 1 is no decay.
 
 Adam's step does not change when a gradient is scaled (its moments scale with it), so the decay
-scales each variable's update instead: `layer_decay_adam` subclasses Keras' Adam and, for a
+scales each variable's update instead: `layer_decay_adam` subclasses tfclf's Adam
+(`tfclf.fast_ops.adam_class`, Keras' Adam with a one-pass update) and, for a
 variable with multiplier m, moves it to ``before + m * (after - before)``. The schedule callbacks
 keep setting one learning rate, and the optimizer's variables stay those of plain Adam, so
 checkpoints, LR finder restores and tf.distribute work unchanged.
@@ -108,9 +109,10 @@ def layer_lr_multipliers(names: list[str], decay: float) -> dict[str, float]:
 
 @functools.lru_cache(maxsize=None)
 def _layer_decay_adam_class():
-    from tfclf._compat import keras, tf
+    from tfclf import fast_ops
+    from tfclf._compat import tf
 
-    class LayerDecayAdam(keras.optimizers.Adam):
+    class LayerDecayAdam(fast_ops.adam_class()):
         """Adam whose update of each variable is scaled by that variable's LR multiplier."""
 
         def __init__(self, multipliers: dict[str, float], **kwargs):
