@@ -51,34 +51,50 @@ def build(variant: str, t):
         fast_ops.ENABLED = True
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parser(doc: str, output: str) -> argparse.ArgumentParser:
+    """The options this script shares with fast_ops_memory.py."""
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
     p.add_argument("--model", required=True)
     p.add_argument("--archive", default=bc.os.environ.get("TFCLF_20NG_ARCHIVE"))
     p.add_argument("--maxlen", type=int, default=256)
     p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--rounds", type=int, default=30)
-    p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--precision", default="auto")
     p.add_argument("--variants", nargs="+", choices=VARIANTS + EXTRA_VARIANTS, default=list(VARIANTS),
-                   help="which to time (plain, the reference, always is)")
-    p.add_argument("--output", default=str(bc.RESULTS / "fast_ops_ab.json"))
-    args = p.parse_args()
+                   help="which to run (plain, the reference, always is here)")
+    p.add_argument("--output", default=str(bc.RESULTS / output))
+    return p
 
+
+def transformer_and_batches(args, seed: int, docs: int | None = None):
+    """A Transformer for `args.model` and training batches of the tutorial's documents: the longest
+    ones (every batch maxlen wide, one traced shape), or `docs` random ones in the bucketed,
+    shuffled batches of a training run (varied widths)."""
     import numpy as np
 
     import tfclf
     from tfclf import text
+
+    train, _ = bc.load_data(args.archive)
+    tfclf.set_seed(seed)
+    t = text.Transformer(args.model, maxlen=args.maxlen, class_names=train.class_names, precision=args.precision)
+    if docs:
+        order = np.random.default_rng(seed).permutation(len(train.texts))[:docs]
+    else:
+        order = np.argsort([-len(x) for x in train.texts])[: args.batch_size * 4]
+    trn = t.preprocess_train([train.texts[i] for i in order], [train.labels[i] for i in order], verbose=0)
+    return t, list(trn.to_tf(args.batch_size, shuffle=bool(docs), seed=seed))
+
+
+def main() -> None:
+    p = parser(__doc__, "fast_ops_ab.json")
+    p.add_argument("--rounds", type=int, default=30)
+    p.add_argument("--warmup", type=int, default=3)
+    args = p.parse_args()
+
     from tfclf._compat import tf
     from tfclf.precision import model_precision
 
-    train, _ = bc.load_data(args.archive)
-    tfclf.set_seed(0)
-    t = text.Transformer(args.model, maxlen=args.maxlen, class_names=train.class_names, precision=args.precision)
-    # the longest documents first: every batch is maxlen wide, one traced shape
-    order = np.argsort([-len(x) for x in train.texts])[: args.batch_size * 4]
-    trn = t.preprocess_train([train.texts[i] for i in order], [train.labels[i] for i in order], verbose=0)
-    batches = list(trn.to_tf(args.batch_size, shuffle=False))
+    t, batches = transformer_and_batches(args, seed=0)
     variants = ("plain", *[v for v in args.variants if v != "plain"])
     models = {}
     for v in variants:

@@ -28,7 +28,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 import bench_common as bc  # noqa: E402
-from fast_ops_ab import EXTRA_VARIANTS, VARIANTS, build  # noqa: E402
+from fast_ops_ab import build, parser, transformer_and_batches  # noqa: E402
 
 
 def current_rss_mb() -> float:
@@ -41,10 +41,6 @@ def current_rss_mb() -> float:
 
 
 def child(args) -> dict:
-    import numpy as np
-
-    import tfclf
-    from tfclf import text
     from tfclf._compat import tf
 
     marks = {}
@@ -52,15 +48,7 @@ def child(args) -> dict:
     def mark(name: str) -> None:
         marks[name] = {"peak_mb": bc.peak_rss_mb(), "now_mb": current_rss_mb()}
 
-    train, _ = bc.load_data(args.archive)
-    tfclf.set_seed(args.seed)
-    t = text.Transformer(args.model, maxlen=args.maxlen, class_names=train.class_names, precision=args.precision)
-    if args.docs:  # random documents in the training run's bucketed batches, of varied widths
-        order = np.random.default_rng(args.seed).permutation(len(train.texts))[: args.docs]
-    else:
-        order = np.argsort([-len(x) for x in train.texts])[: args.batch_size * 4]
-    trn = t.preprocess_train([train.texts[i] for i in order], [train.labels[i] for i in order], verbose=0)
-    batches = list(trn.to_tf(args.batch_size, shuffle=bool(args.docs), seed=args.seed))
+    t, batches = transformer_and_batches(args, seed=args.seed, docs=args.docs)
     mark("data")
     model = build(args.variant, t)
     step = tf.function(model.train_step, reduce_retracing=True)  # as Keras' fit traces it
@@ -80,19 +68,12 @@ def child(args) -> dict:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", required=True)
-    p.add_argument("--archive", default=bc.os.environ.get("TFCLF_20NG_ARCHIVE"))
-    p.add_argument("--maxlen", type=int, default=256)
-    p.add_argument("--batch-size", type=int, default=8)
+    p = parser(__doc__, "fast_ops_memory.json")
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--docs", type=int, help="random training documents in bucketed batches of varied width "
                    "(default: the longest documents, every batch maxlen wide)")
-    p.add_argument("--precision", default="auto")
-    p.add_argument("--variants", nargs="+", choices=VARIANTS + EXTRA_VARIANTS, default=list(VARIANTS))
     p.add_argument("--variant", help=argparse.SUPPRESS)  # one variant, in the child process
-    p.add_argument("--output", default=str(bc.RESULTS / "fast_ops_memory.json"))
     args = p.parse_args()
     if args.variant:
         print("RESULT " + json.dumps(child(args)), flush=True)
