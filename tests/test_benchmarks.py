@@ -295,6 +295,18 @@ def test_fast_ops_pairing_and_bucket_statistics_run(run_dir, tiny_distilbert_dir
     assert set(json.loads(out.read_text())["variants"]) == {"plain", "all_no_attention_dropout"}
 
 
+def test_adam_update_times_and_measures_the_three_ways(run_dir, tiny_distilbert_dir):
+    folder, _ = run_dir
+    out = folder / "adam_update.json"
+    _run(sys.executable, "experiments/adam_update.py", "--model", tiny_distilbert_dir, "--rounds", 3,
+         "--output", out)
+    result = json.loads(out.read_text())
+    assert set(result["median_ms"]) == {"keras", "xla", "kernel"} and all(v > 0 for v in result["median_ms"].values())
+    # the kernel and XLA compute Keras' update: float rounding apart
+    assert all(v < 1e-3 for v in result["largest_difference_from_keras_relative_to_its_move"].values())
+    assert set(result["memory"]) == {f"{w}_{s}" for w in ("keras", "xla", "kernel") for s in ("full", "small")}
+
+
 def test_fast_ops_memory_runs_each_variant_in_its_own_process(run_dir, tiny_distilbert_dir):
     folder, archive = run_dir
     out = folder / "fast_ops_memory.json"
