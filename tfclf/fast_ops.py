@@ -16,7 +16,7 @@ A third change is to the optimizer, not the model: Keras runs Adam's update as a
 element-wise TensorFlow ops per variable (m, v and the weight each read and written in separate
 passes: 126 ms per step for MiniLM's 22.7M weights on a 2-core CPU). `adam_class` is Keras' Adam
 with each dense update done by TensorFlow's one-pass ``ResourceApplyAdam`` kernel, the same formula
-(44 ms; benchmarks/RESULTS.md, issue 26). Until 2026-12-05 the update was compiled with XLA
+(44 ms; `benchmarks/experiments/adam_update.py`, issue 26). Until 2026-12-05 the update was compiled with XLA
 instead (50 ms), but XLA's compiler keeps about 200 MB resident in any process that uses it, more
 than the standard configuration's peak may grow; the kernel needs no compilation.
 
@@ -96,7 +96,7 @@ def apply(model) -> dict[str, int]:
 
 
 def fused_update_enabled() -> bool:
-    """Whether the optimizers tfclf compiles now update dense weights with the one-pass kernel."""
+    """Whether the optimizers tfclf compiles from now on update weights with the one-pass kernel."""
     return ENABLED
 
 
