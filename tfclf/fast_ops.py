@@ -14,11 +14,12 @@ two element-wise ops among the largest costs of a MiniLM training step under bf1
 
 A third change is to the optimizer, not the model: Keras runs Adam's update as a handful of
 element-wise TensorFlow ops per variable (m, v and the weight each read and written in separate
-passes: 126 ms per step for MiniLM's 22.7M weights on a 2-core CPU). `adam_class` is Keras' Adam
-with each dense update done by TensorFlow's one-pass ``ResourceApplyAdam`` kernel, the same formula
-(44 ms; `benchmarks/experiments/adam_update.py`, issue 26). Until 2026-12-05 the update was compiled with XLA
-instead (50 ms), but XLA's compiler keeps about 200 MB resident in any process that uses it, more
-than the standard configuration's peak may grow; the kernel needs no compilation.
+passes). `adam_class` is Keras' Adam with each update done by TensorFlow's one-pass
+``ResourceApplyAdam`` kernel, the same formula: for MiniLM's 22.7M weights on a 2-core CPU it takes
+a third of the time of Keras' ops and holds 220 MB less (`benchmarks/experiments/adam_update.py`,
+issue 26). Until 2026-12-05 the update was compiled with XLA instead, a little slower than the
+kernel, but XLA's compiler keeps about 170-200 MB resident in any process that uses it; the kernel
+needs no compilation.
 
 `apply` is called wherever tfclf builds a model and `fused_update_enabled` wherever it compiles
 one (`tfclf.classifier`); setting `ENABLED` to False before that keeps transformers' and Keras' own

@@ -96,6 +96,19 @@ def main() -> None:
         print("RESULT " + json.dumps(memory_child(args.memory[0], args.model, args.memory[1] == "small")))
         return
 
+    # memory first: a child's peak (ru_maxrss) starts from its parent's at the fork, so the parent
+    # must not hold the speed test's variables yet
+    memory = {}
+    for size in ("full", "small"):
+        for way in WAYS:
+            out = subprocess.run([sys.executable, __file__, "--model", args.model, "--memory", way, size],
+                                 capture_output=True, text=True)
+            lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
+            if out.returncode or not lines:
+                sys.exit(f"{way} {size} failed (rc {out.returncode}):\n{out.stderr[-3000:]}")
+            memory[f"{way}_{size}"] = json.loads(lines[-1][len("RESULT "):])
+            print(way, size, memory[f"{way}_{size}"], flush=True)
+
     import numpy as np
 
     runs = {way: setup(way, args.model) for way in WAYS}
@@ -118,17 +131,8 @@ def main() -> None:
               "largest_difference_from_keras_relative_to_its_move": {
                   way: float(max(float(np.abs(a.numpy() - b).max()) for a, b in zip(runs[way][0], keras_now)) / moved)
                   for way in ("xla", "kernel")},
-              "memory": {}}
+              "memory": memory}
     print(json.dumps({k: result[k] for k in ("median_ms", "largest_difference_from_keras_relative_to_its_move")}))
-    for size in ("full", "small"):
-        for way in WAYS:
-            out = subprocess.run([sys.executable, __file__, "--model", args.model, "--memory", way, size],
-                                 capture_output=True, text=True)
-            lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
-            if out.returncode or not lines:
-                sys.exit(f"{way} {size} failed (rc {out.returncode}):\n{out.stderr[-3000:]}")
-            result["memory"][f"{way}_{size}"] = json.loads(lines[-1][len("RESULT "):])
-            print(way, size, result["memory"][f"{way}_{size}"], flush=True)
     Path(args.output).write_text(json.dumps(result, indent=2) + "\n")
 
 
