@@ -40,8 +40,8 @@ LEVERS = {
     # before it are the [CLS] pooler and cls_pooling repeated them bit for bit; since then "auto" is
     # "mean" there (its [CLS] pooler was never trained), as it always was for the same model from the
     # hub or `tfclf models install`, and mean_pooling repeats the default
-    # The rows tagged s9 (2026-12-05) are the library of commit 0240fa5 or later: "auto" = mean pooling
-    # on that folder, and Adam's update in one pass of TensorFlow's kernel instead of XLA's
+    # Rows tagged s9 are for the library of commit 0240fa5 or later (none run yet, 2026-12-05): "auto"
+    # = mean pooling on that folder, and Adam's update in one pass of TensorFlow's kernel, not XLA's
     "cls_pooling": ["--pooling", "cls"],  # the [CLS] vector, as ktrain's models read it
     "mean_pooling": ["--pooling", "mean"],
     "plain_ops": ["--plain-ops"],  # tfclf.fast_ops off: Keras' and transformers' own GELU, dropout, Adam update
