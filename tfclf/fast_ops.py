@@ -16,7 +16,7 @@ A third change is to the optimizer, not the model: Keras runs Adam's update as a
 element-wise TensorFlow ops per variable (m, v and the weight each read and written in separate
 passes). `adam_class` is Keras' Adam with each update done by TensorFlow's one-pass
 ``ResourceApplyAdam`` kernel, the same formula: for MiniLM's 22.7M weights on a 2-core CPU it takes
-a third of the time of Keras' ops and holds 220 MB less (`benchmarks/experiments/adam_update.py`,
+a third of the time of Keras' ops and holds about 210 MB less (`benchmarks/experiments/adam_update.py`,
 issue 26). Until 2026-12-05 the update was compiled with XLA instead, a little slower than the
 kernel, but XLA's compiler keeps about 170-200 MB resident in any process that uses it; the kernel
 needs no compilation.
