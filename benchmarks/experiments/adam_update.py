@@ -74,15 +74,12 @@ def setup(way: str, model_dir: str, small: bool = False):
 
 
 def memory_child(way: str, model_dir: str, small: bool) -> dict:
-    sys.path.insert(0, str(HERE))
-    from fast_ops_memory import current_rss_mb
-
     variables, step = setup(way, model_dir, small)
-    built = current_rss_mb()
+    built = bc.current_rss_mb()
     for _ in range(11):
         step()
     float(variables[0][0, 0])
-    return {"built_mb": built, "after_11_mb": current_rss_mb(), "peak_mb": bc.peak_rss_mb()}
+    return {"built_mb": built, "after_11_mb": bc.current_rss_mb(), "peak_mb": bc.peak_rss_mb()}
 
 
 def main() -> None:

@@ -31,22 +31,13 @@ import bench_common as bc  # noqa: E402
 from fast_ops_ab import build, parser, transformer_and_batches  # noqa: E402
 
 
-def current_rss_mb() -> float:
-    """Resident memory now (the peak can only be read as ``ru_maxrss``)."""
-    with open("/proc/self/statm") as f:
-        pages = int(f.read().split()[1])
-    import os
-
-    return round(pages * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
-
-
 def child(args) -> dict:
     from tfclf._compat import tf
 
     marks = {}
 
     def mark(name: str) -> None:
-        marks[name] = {"peak_mb": bc.peak_rss_mb(), "now_mb": current_rss_mb()}
+        marks[name] = {"peak_mb": bc.peak_rss_mb(), "now_mb": bc.current_rss_mb()}
 
     t, batches = transformer_and_batches(args, seed=args.seed, docs=args.docs)
     mark("data")
