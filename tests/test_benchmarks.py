@@ -204,6 +204,40 @@ def test_accuracy_table_names_the_fine_tuning_options():
     assert accuracy_table.configuration_key({**cfg, "attention_dropout": None}) == accuracy_table.configuration_key(cfg)
 
 
+def test_short_budget_table_pairs_seeds_and_merges_full_budget_runs(tmp_path, monkeypatch):
+    sys.path.insert(0, str(BENCH / "experiments"))
+    import short_budget
+
+    work, accuracy_runs = tmp_path / "short", tmp_path / "accuracy"
+    work.mkdir()
+    accuracy_runs.mkdir()
+
+    def record(path: Path, *runs) -> None:
+        path.write_text(json.dumps({"runs": [{"seed": s, "test_accuracy": a, "train_s": 10.0} for s, a in runs]}))
+
+    for seed, ours, theirs, cls in [(42, 0.90, 0.89, 0.88), (43, 0.92, 0.90, 0.89), (44, 0.91, 0.93, 0.87)]:
+        record(work / f"{short_budget.run_name('default', 128, 1, seed, 't')}.json", (seed, ours))
+        record(work / f"{short_budget.run_name('ktrain', 128, 1, seed)}.json", (seed, theirs))
+        record(work / f"{short_budget.run_name('cls_pooling', 128, 1, seed, 't')}.json", (seed, cls))
+    # a full-budget run of accuracy.py under its own name, one seed of it also run by this script
+    monkeypatch.setattr(short_budget, "ACCURACY_RUNS", {("default@t", 256, 4): ["full"]})
+    record(accuracy_runs / "full.json", (42, 0.95), (43, 0.97))
+    record(work / f"{short_budget.run_name('default', 256, 4, 42, 't')}.json", (42, 0.96))
+
+    rows = {(r["lever"], r["maxlen"], r["epochs"]): r for r in short_budget.table(work, accuracy_runs)}
+    cls = rows[("cls_pooling@t", 128, 1)]
+    assert cls["vs_default_of"] == "default@t" and cls["vs_default_seeds"] == [42, 43, 44]
+    assert cls["vs_default"] == pytest.approx(-0.03) and cls["vs_default_std"] == pytest.approx(0.01)
+    assert rows[("default@t", 128, 1)]["vs_ktrain"] == pytest.approx(0.0033333, abs=1e-5)
+    full = rows[("default@t", 256, 4)]
+    assert full["seeds"] == [42, 43] and full["accuracy_mean"] == pytest.approx(0.965)  # this script's 0.96 wins
+    alone = {(r["lever"], r["maxlen"], r["epochs"]): r for r in short_budget.table(work)}
+    assert alone[("default@t", 256, 4)]["seeds"] == [42]  # without the accuracy folder, only this script's runs
+    text = short_budget.markdown(list(rows.values()))
+    assert "| maxlen 128, 1 epoch | maxlen 256, 4 epochs |" in text
+    assert "| cls_pooling@t | 88.00 ± 1.00 (3); -3.00 vs default@t; -2.67 vs ktrain |  |" in text
+
+
 def test_probability_files_have_one_home(monkeypatch):
     """accuracy.py --save-proba writes to bench_common.PROBA_DIR, inside the git-ignored benchmarks/work/;
     ensemble.py reads a bare file name from there and a path as given."""

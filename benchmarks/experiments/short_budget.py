@@ -10,7 +10,9 @@ batch 8, the library's default pooling and precision), kept as JSON in
 benchmarks/results/short_budget/ (committed: a machine's uncommitted work folder does not outlive
 its session) so that a rerun skips what finished; one training at a time. The table (mean ± std of the test
 accuracy over the seeds, and the mean difference from "default" at the same maxlen, epochs and
-seeds) is rewritten to results/short_budget.json after every run.
+seeds) is rewritten to results/short_budget.json after every run; `--markdown` prints it as the
+issue's grid (a row per lever, a column per maxlen and budget) without running anything, with the
+full-budget runs accuracy.py made under other names (`ACCURACY_RUNS`) beside them.
 """
 
 from __future__ import annotations
@@ -40,12 +42,23 @@ LEVERS = {
     # before it are the [CLS] pooler and cls_pooling repeated them bit for bit; since then "auto" is
     # "mean" there (its [CLS] pooler was never trained), as it always was for the same model from the
     # hub or `tfclf models install`, and mean_pooling repeats the default
-    # Rows tagged s9 are for the library of commit 0240fa5 or later (none run yet, 2026-12-05): "auto"
-    # = mean pooling on that folder, and Adam's update in one pass of TensorFlow's kernel, not XLA's
+    # Rows tagged s9 are for the library of commit 72e030a or later (its code unchanged to 407be22):
+    # "auto" = mean pooling on that folder, and Adam's update in one pass of TensorFlow's kernel
     "cls_pooling": ["--pooling", "cls"],  # the [CLS] vector, as ktrain's models read it
     "mean_pooling": ["--pooling", "mean"],
     "plain_ops": ["--plain-ops"],  # tfclf.fast_ops off: Keras' and transformers' own GELU, dropout, Adam update
     "float32": ["--precision", "float32"],  # ktrain trains in float32; tfclf in bf16 where the CPU has it
+}
+
+
+# Full-budget runs that accuracy.py made under their own names (issues 10 and 26) before this script
+# covered 4 epochs: (row, maxlen, epochs) -> their files in results/accuracy/. The same
+# fit_onecycle(5e-5) at batch 8 on the same documents; the tag says which library.
+ACCURACY_RUNS = {
+    ("default@s9", 256, 4): ["mean256_kernel", "mean256_kernel_s43", "mean256_kernel_s44"],
+    ("plain_ops@head", 256, 4): ["mean256_plainops", "mean256_plainops_s43", "mean256_plainops_s44"],
+    # 2026-12-01's library, float32, before fast_ops: the [CLS] pooler, as "auto" was then
+    ("cls_pooling@i10", 256, 4): ["head256"],
 }
 
 
@@ -60,8 +73,9 @@ def _mean_time(runs: list[dict]) -> float | None:
     return round(statistics.fmean(times), 1) if times else None
 
 
-def table(work: Path) -> list[dict]:
-    """Mean ± std per (lever, maxlen, epochs) from every finished run in `work`."""
+def table(work: Path, accuracy_runs: Path | None = None) -> list[dict]:
+    """Mean ± std per (lever, maxlen, epochs) from every finished run in `work`, and from the
+    `ACCURACY_RUNS` files in `accuracy_runs` (results/accuracy) where that folder is given."""
     groups: dict[tuple, list[dict]] = {}
     for f in sorted(work.glob("*.json")):
         record = json.loads(f.read_text())
@@ -69,6 +83,13 @@ def table(work: Path) -> list[dict]:
             continue
         lever, maxlen, epochs, _ = f.stem.rsplit("-", 3)  # run_name's form
         groups.setdefault((lever, int(maxlen[1:]), int(epochs[1:])), []).append(record["runs"][0])
+    for key, names in ACCURACY_RUNS.items() if accuracy_runs else ():
+        for name in names:
+            f = accuracy_runs / f"{name}.json"
+            if not f.is_file():
+                continue
+            have = {r["seed"] for r in groups.get(key, [])}  # a run of this script wins over its twin
+            groups.setdefault(key, []).extend(r for r in json.loads(f.read_text())["runs"] if r["seed"] not in have)
     rows = []
     for (lever, maxlen, epochs), runs in sorted(groups.items()):
         acc = [r["test_accuracy"] for r in runs]
@@ -90,6 +111,8 @@ def table(work: Path) -> list[dict]:
         shared = [s for s in r["by_seed"] if s in default]
         if shared:
             r["vs_default"] = round(statistics.fmean(r["by_seed"][s] - default[s] for s in shared), 5)
+            if len(shared) > 1:
+                r["vs_default_std"] = round(statistics.stdev(r["by_seed"][s] - default[s] for s in shared), 5)
             r["vs_default_seeds"] = sorted(shared)
             r["vs_default_of"] = default_name
         theirs = base.get(("ktrain", r["maxlen"], r["epochs"]), {})
@@ -100,6 +123,39 @@ def table(work: Path) -> list[dict]:
     for r in rows:
         del r["by_seed"]
     return rows
+
+
+def _points(fraction: float) -> str:
+    return f"{100 * fraction:+.2f}"
+
+
+def markdown(rows: list[dict]) -> str:
+    """The issue's table: one row per lever, one column per (maxlen, epochs); each cell the test
+    accuracy's mean ± std over the seeds, with the paired difference from the row's default and
+    from ktrain (points, over the seeds both have)."""
+    cells = sorted({(r["maxlen"], r["epochs"]) for r in rows})
+    levers = sorted({r["lever"] for r in rows}, key=lambda name: (name.partition("@")[0] not in ("default", "ktrain"), name))
+    found = {(r["lever"], r["maxlen"], r["epochs"]): r for r in rows}
+    lines = ["| lever | " + " | ".join(f"maxlen {m}, {e} epoch{'s' * (e > 1)}" for m, e in cells) + " |",
+             "|---|" + "---|" * len(cells)]
+    for lever in levers:
+        out = []
+        for m, e in cells:
+            r = found.get((lever, m, e))
+            if r is None:
+                out.append("")
+                continue
+            text = f"{100 * r['accuracy_mean']:.2f}"
+            if r["accuracy_std"] is not None:
+                text += f" ± {100 * r['accuracy_std']:.2f}"
+            text += f" ({len(r['seeds'])})"
+            if "vs_default" in r and r["lever"] != r["vs_default_of"]:
+                text += f"; {_points(r['vs_default'])} vs {r['vs_default_of']}"
+            if "vs_ktrain" in r:
+                text += f"; {_points(r['vs_ktrain'])} vs ktrain"
+            out.append(text)
+        lines.append(f"| {lever} | " + " | ".join(out) + " |")
+    return "\n".join(lines)
 
 
 def checkout() -> str:
@@ -117,7 +173,7 @@ def main() -> None:
     p.add_argument("--epochs", type=int, nargs="+", default=[1, 2])
     p.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44])
     p.add_argument("--lr", default="5e-5")
-    p.add_argument("--model", required=True)
+    p.add_argument("--model", help="the pretrained model folder (required unless --markdown)")
     p.add_argument("--archive", default=bc.os.environ.get("TFCLF_20NG_ARCHIVE"))
     p.add_argument("--limit", type=int, help="first N train and test documents (for trying the script)")
     p.add_argument("--tag", help="which library the runs used, when not the one the other rows used: "
@@ -125,10 +181,17 @@ def main() -> None:
                    "rows of a fixed older commit)")
     p.add_argument("--work", default=str(bc.RESULTS / "short_budget"))
     p.add_argument("--output", default=str(bc.RESULTS / "short_budget.json"))
+    p.add_argument("--markdown", action="store_true", help="only print the table of finished runs as Markdown")
     args = p.parse_args()
+    work = Path(args.work)
+    accuracy_runs = bc.RESULTS / "accuracy"
+    if args.markdown:
+        print(markdown(table(work, accuracy_runs)))
+        return
+    if not args.model:
+        sys.exit("pass --model (a pretrained model folder)")
     if not args.archive:
         sys.exit("pass --archive (the 20news-bydate.tar.gz) or set TFCLF_20NG_ARCHIVE")
-    work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     # seeds outermost: every lever gets its first seed before any gets its third
     for seed in args.seeds:
@@ -149,10 +212,9 @@ def main() -> None:
                     record["checkout"] = checkout()
                     out.write_text(json.dumps(record, indent=2) + "\n")
                     result = {"benchmark": "short_budget", "levers": {k: LEVERS[k] for k in args.levers},
-                              "machine": bc.machine(), "rows": table(work)}
+                              "machine": bc.machine(), "rows": table(work, accuracy_runs)}
                     Path(args.output).write_text(json.dumps(result, indent=2) + "\n")
-    for r in table(work):
-        print(r)
+    print(markdown(table(work, accuracy_runs)))
 
 
 if __name__ == "__main__":
