@@ -57,7 +57,7 @@ LEVERS = {
 ACCURACY_RUNS = {
     ("default@s9", 256, 4): ["mean256_kernel", "mean256_kernel_s43", "mean256_kernel_s44"],
     ("plain_ops@head", 256, 4): ["mean256_plainops", "mean256_plainops_s43", "mean256_plainops_s44"],
-    # 2026-12-01's library, float32, before fast_ops: the [CLS] pooler, as "auto" was then
+    # the library of 2026-12-01 (before fast_ops; bf16 on an AMD EPYC): the [CLS] pooler, as "auto" was then
     ("cls_pooling@i10", 256, 4): ["head256"],
 }
 
