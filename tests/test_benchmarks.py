@@ -219,6 +219,8 @@ def test_short_budget_table_pairs_seeds_and_merges_full_budget_runs(tmp_path, mo
         record(work / f"{short_budget.run_name('default', 128, 1, seed, 't')}.json", (seed, ours))
         record(work / f"{short_budget.run_name('ktrain', 128, 1, seed)}.json", (seed, theirs))
         record(work / f"{short_budget.run_name('cls_pooling', 128, 1, seed, 't')}.json", (seed, cls))
+    record(work / f"{short_budget.run_name('default', 128, 1, 42)}.json", (42, 0.5))  # an untagged default
+    record(work / f"{short_budget.run_name('ktrain+lr_find', 128, 1, 42)}.json", (42, 0.94))  # ktrain's own variant
     # a full-budget run of accuracy.py under its own name, one seed of it also run by this script
     monkeypatch.setattr(short_budget, "ACCURACY_RUNS", {("default@t", 256, 4): ["full"]})
     record(accuracy_runs / "full.json", (42, 0.95), (43, 0.97))
@@ -229,6 +231,8 @@ def test_short_budget_table_pairs_seeds_and_merges_full_budget_runs(tmp_path, mo
     assert cls["vs_default_of"] == "default@t" and cls["vs_default_seeds"] == [42, 43, 44]
     assert cls["vs_default"] == pytest.approx(-0.03) and cls["vs_default_std"] == pytest.approx(0.01)
     assert rows[("default@t", 128, 1)]["vs_ktrain"] == pytest.approx(0.0033333, abs=1e-5)
+    variant = rows[("ktrain+lr_find", 128, 1)]
+    assert variant["vs_ktrain"] == pytest.approx(0.05) and "vs_default" not in variant  # ktrain's, not a lever of tfclf
     full = rows[("default@t", 256, 4)]
     assert full["seeds"] == [42, 43] and full["accuracy_mean"] == pytest.approx(0.965)  # this script's 0.96 wins
     alone = {(r["lever"], r["maxlen"], r["epochs"]): r for r in short_budget.table(work)}

@@ -100,9 +100,16 @@ def table(work: Path, accuracy_runs: Path | None = None) -> list[dict]:
                      "by_seed": {r["seed"]: r["test_accuracy"] for r in runs}})
     # paired: against the default's runs with the same seeds (seed noise at one epoch is a point),
     # LEVER@TAG against default@TAG (the same library) where that exists, ktrain and the untagged
-    # levers against the untagged default
+    # levers against the untagged default; ktrain's own variants (ktrain+lr_find...) against ktrain only
     base = {(r["lever"], r["maxlen"], r["epochs"]): r["by_seed"] for r in rows}
     for r in rows:
+        if r["lever"] == "ktrain" or r["lever"].startswith("ktrain+"):
+            theirs = base.get(("ktrain", r["maxlen"], r["epochs"]), {})
+            shared = [s for s in r["by_seed"] if s in theirs]
+            if shared and r["lever"] != "ktrain":
+                r["vs_ktrain"] = round(statistics.fmean(r["by_seed"][s] - theirs[s] for s in shared), 5)
+                r["vs_ktrain_seeds"] = sorted(shared)
+            continue
         tag = r["lever"].partition("@")[2]
         default_name = f"default@{tag}" if tag and ("default@" + tag, r["maxlen"], r["epochs"]) in base else "default"
         if default_name == r["lever"]:
@@ -117,7 +124,7 @@ def table(work: Path, accuracy_runs: Path | None = None) -> list[dict]:
             r["vs_default_of"] = default_name
         theirs = base.get(("ktrain", r["maxlen"], r["epochs"]), {})
         shared = [s for s in r["by_seed"] if s in theirs]
-        if shared and r["lever"] != "ktrain":
+        if shared:
             r["vs_ktrain"] = round(statistics.fmean(r["by_seed"][s] - theirs[s] for s in shared), 5)
             r["vs_ktrain_seeds"] = sorted(shared)
     for r in rows:
@@ -134,7 +141,8 @@ def markdown(rows: list[dict]) -> str:
     accuracy's mean ± std over the seeds, with the paired difference from the row's default and
     from ktrain (points, over the seeds both have)."""
     cells = sorted({(r["maxlen"], r["epochs"]) for r in rows})
-    levers = sorted({r["lever"] for r in rows}, key=lambda name: (name.partition("@")[0] not in ("default", "ktrain"), name))
+    levers = sorted({r["lever"] for r in rows},
+                    key=lambda name: (name.partition("@")[0] != "default" and name.partition("+")[0] != "ktrain", name))
     found = {(r["lever"], r["maxlen"], r["epochs"]): r for r in rows}
     lines = ["| lever | " + " | ".join(f"maxlen {m}, {e} epoch{'s' * (e > 1)}" for m, e in cells) + " |",
              "|---|" + "---|" * len(cells)]
