@@ -13,7 +13,7 @@ compiles the reloaded one with its module-level Adam instance, whose step counte
 advanced, so Adam's bias correction differs at the start of fit_onecycle (rows `ktrain+lr_find`).
 `--reset-iterations` sets that counter back to 0 after the LR finder, to test that this is the
 cause (rows `ktrain+lr_find+reset`). Each seed runs in a fresh process and is kept as JSON
-in benchmarks/results/short_budget/ktrain-L{maxlen}-E{epochs}-S{seed}.json, the form short_budget.py
+in benchmarks/results/short_budget/ktrain[+lr_find[+reset]]-L{maxlen}-E{epochs}-S{seed}.json, the form short_budget.py
 tabulates; a rerun skips what finished. The learning rate and Adam's beta_1 that ktrain's
 CyclicLR set at every step are kept too, to compare the schedule tfclf follows.
 """

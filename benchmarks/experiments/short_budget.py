@@ -99,22 +99,16 @@ def table(work: Path, accuracy_runs: Path | None = None) -> list[dict]:
                      "train_s_mean": _mean_time(runs),
                      "by_seed": {r["seed"]: r["test_accuracy"] for r in runs}})
     # paired: against the default's runs with the same seeds (seed noise at one epoch is a point),
-    # LEVER@TAG against default@TAG (the same library) where that exists, ktrain and the untagged
-    # levers against the untagged default; ktrain's own variants (ktrain+lr_find...) against ktrain only
+    # LEVER@TAG against default@TAG (the same library) where that exists, the untagged levers against
+    # the untagged default; ktrain's own variants (ktrain+lr_find...) against ktrain only
     base = {(r["lever"], r["maxlen"], r["epochs"]): r["by_seed"] for r in rows}
     for r in rows:
-        if r["lever"] == "ktrain" or r["lever"].startswith("ktrain+"):
-            theirs = base.get(("ktrain", r["maxlen"], r["epochs"]), {})
-            shared = [s for s in r["by_seed"] if s in theirs]
-            if shared and r["lever"] != "ktrain":
-                r["vs_ktrain"] = round(statistics.fmean(r["by_seed"][s] - theirs[s] for s in shared), 5)
-                r["vs_ktrain_seeds"] = sorted(shared)
-            continue
+        ktrains = r["lever"].partition("+")[0] == "ktrain"
         tag = r["lever"].partition("@")[2]
         default_name = f"default@{tag}" if tag and ("default@" + tag, r["maxlen"], r["epochs"]) in base else "default"
         if default_name == r["lever"]:
             default_name = "default"
-        default = base.get((default_name, r["maxlen"], r["epochs"]), {})
+        default = {} if ktrains else base.get((default_name, r["maxlen"], r["epochs"]), {})
         shared = [s for s in r["by_seed"] if s in default]
         if shared:
             r["vs_default"] = round(statistics.fmean(r["by_seed"][s] - default[s] for s in shared), 5)
@@ -124,7 +118,7 @@ def table(work: Path, accuracy_runs: Path | None = None) -> list[dict]:
             r["vs_default_of"] = default_name
         theirs = base.get(("ktrain", r["maxlen"], r["epochs"]), {})
         shared = [s for s in r["by_seed"] if s in theirs]
-        if shared:
+        if shared and r["lever"] != "ktrain":
             r["vs_ktrain"] = round(statistics.fmean(r["by_seed"][s] - theirs[s] for s in shared), 5)
             r["vs_ktrain_seeds"] = sorted(shared)
     for r in rows:
