@@ -225,12 +225,21 @@ def test_short_budget_table_pairs_seeds_and_merges_full_budget_runs(tmp_path, mo
     monkeypatch.setattr(short_budget, "ACCURACY_RUNS", {("default@t", 256, 4): ["full"]})
     record(accuracy_runs / "full.json", (42, 0.95), (43, 0.97))
     record(work / f"{short_budget.run_name('default', 256, 4, 42, 't')}.json", (42, 0.96))
+    # cells without default@t: a stand-in where one is named, else no pairing (not the untagged default)
+    monkeypatch.setattr(short_budget, "DEFAULT_STAND_INS", {("t", 128, 2): "stand_in"})
+    for epochs in (2, 4):
+        record(work / f"{short_budget.run_name('default', 128, epochs, 42)}.json", (42, 0.5))
+        record(work / f"{short_budget.run_name('schedule', 128, epochs, 42, 't')}.json", (42, 0.93))
+    record(work / f"{short_budget.run_name('stand_in', 128, 2, 42)}.json", (42, 0.91))
 
     rows = {(r["lever"], r["maxlen"], r["epochs"]): r for r in short_budget.table(work, accuracy_runs)}
     cls = rows[("cls_pooling@t", 128, 1)]
     assert cls["vs_default_of"] == "default@t" and cls["vs_default_seeds"] == [42, 43, 44]
     assert cls["vs_default"] == pytest.approx(-0.03) and cls["vs_default_std"] == pytest.approx(0.01)
     assert rows[("default@t", 128, 1)]["vs_ktrain"] == pytest.approx(0.0033333, abs=1e-5)
+    assert rows[("schedule@t", 128, 2)]["vs_default_of"] == "stand_in"
+    assert rows[("schedule@t", 128, 2)]["vs_default"] == pytest.approx(0.02)
+    assert "vs_default" not in rows[("schedule@t", 128, 4)]
     variant = rows[("ktrain+lr_find", 128, 1)]
     assert variant["vs_ktrain"] == pytest.approx(0.05) and "vs_default" not in variant  # ktrain's, not a lever of tfclf
     full = rows[("default@t", 256, 4)]
@@ -238,8 +247,8 @@ def test_short_budget_table_pairs_seeds_and_merges_full_budget_runs(tmp_path, mo
     alone = {(r["lever"], r["maxlen"], r["epochs"]): r for r in short_budget.table(work)}
     assert alone[("default@t", 256, 4)]["seeds"] == [42]  # without the accuracy folder, only this script's runs
     text = short_budget.markdown(list(rows.values()))
-    assert "| maxlen 128, 1 epoch | maxlen 256, 4 epochs |" in text
-    assert "| cls_pooling@t | 88.00 ± 1.00 (3); -3.00 vs default@t; -2.67 vs ktrain |  |" in text
+    assert "| maxlen 128, 1 epoch | maxlen 128, 2 epochs | maxlen 128, 4 epochs | maxlen 256, 4 epochs |" in text
+    assert "| cls_pooling@t | 88.00 ± 1.00 (3); -3.00 vs default@t; -2.67 vs ktrain |  |  |  |" in text
 
 
 def test_probability_files_have_one_home(monkeypatch):

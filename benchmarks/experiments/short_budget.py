@@ -62,6 +62,16 @@ ACCURACY_RUNS = {
 }
 
 
+# Cells where the default of a tag's library was not run under that tag, and the runs that stand in for
+# it: (tag, maxlen, epochs) -> row. mean_pooling@head is today's default at 128 tokens (mean pooling,
+# no bucketing there) before Adam's update moved to TensorFlow's kernel: the same formula, float
+# rounding apart (RESULTS.md, "Maxlen 256 at one and two epochs", footnote 1).
+DEFAULT_STAND_INS = {
+    ("s9", 128, 1): "mean_pooling@head",
+    ("s9", 128, 2): "mean_pooling@head",
+}
+
+
 def run_name(lever: str, maxlen: int, epochs: int, seed: int, tag: str | None = None) -> str:
     return f"{lever}{'@' + tag if tag else ''}-L{maxlen}-E{epochs}-S{seed}"
 
@@ -101,13 +111,18 @@ def table(work: Path, accuracy_runs: Path | None = None) -> list[dict]:
     # paired: against the default's runs with the same seeds (seed noise at one epoch is a point),
     # LEVER@TAG against default@TAG (the same library) where that exists, the untagged levers against
     # the untagged default; ktrain's own variants (ktrain+lr_find...) against ktrain only
+    # A tagged lever with no default@TAG in its cell pairs with DEFAULT_STAND_INS' runs there, or with
+    # nothing: never with the untagged default, which is another library's default (the [CLS] pooler).
     base = {(r["lever"], r["maxlen"], r["epochs"]): r["by_seed"] for r in rows}
     for r in rows:
         ktrains = r["lever"].partition("+")[0] == "ktrain"
         tag = r["lever"].partition("@")[2]
-        default_name = f"default@{tag}" if tag and ("default@" + tag, r["maxlen"], r["epochs"]) in base else "default"
-        if default_name == r["lever"]:
+        if not tag or r["lever"] == f"default@{tag}":
             default_name = "default"
+        elif (f"default@{tag}", r["maxlen"], r["epochs"]) in base:
+            default_name = f"default@{tag}"
+        else:
+            default_name = DEFAULT_STAND_INS.get((tag, r["maxlen"], r["epochs"]), "")
         default = {} if ktrains else base.get((default_name, r["maxlen"], r["epochs"]), {})
         shared = [s for s in r["by_seed"] if s in default]
         if shared:
