@@ -109,10 +109,10 @@ def table(work: Path, accuracy_runs: Path | None = None) -> list[dict]:
                      "train_s_mean": _mean_time(runs),
                      "by_seed": {r["seed"]: r["test_accuracy"] for r in runs}})
     # paired: against the default's runs with the same seeds (seed noise at one epoch is a point),
-    # LEVER@TAG against default@TAG (the same library) where that exists, the untagged levers against
-    # the untagged default; ktrain's own variants (ktrain+lr_find...) against ktrain only
-    # A tagged lever with no default@TAG in its cell pairs with DEFAULT_STAND_INS' runs there, or with
-    # nothing: never with the untagged default, which is another library's default (the [CLS] pooler).
+    # LEVER@TAG against default@TAG (the same library) where that exists, else against the cell's
+    # DEFAULT_STAND_INS or nothing (never the untagged default: another library's, the [CLS] pooler);
+    # the untagged levers against the untagged default; ktrain's own variants (ktrain+lr_find...)
+    # against ktrain only
     base = {(r["lever"], r["maxlen"], r["epochs"]): r["by_seed"] for r in rows}
     for r in rows:
         ktrains = r["lever"].partition("+")[0] == "ktrain"
